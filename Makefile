@@ -1,0 +1,36 @@
+# Trợ lý số: `make run` sets everything up and starts the bot; `make test` sets up and tests.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: setup model index run test bench eval clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	# CPU-only torch from the local wheel (plain pip; never a CUDA build), then the project
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+	$(BIN)/trolyso model prepare
+
+index: setup
+	$(BIN)/trolyso index
+
+run: index
+	$(BIN)/trolyso start
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python -m pytest -q -m bench -p no:cacheprovider
+	$(BIN)/python bench/run.py
+
+eval: setup
+	$(BIN)/trolyso eval --set ../shared/eval/dev --cv 5
+
+clean:
+	rm -rf $(VENV) var

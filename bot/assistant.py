@@ -1,0 +1,161 @@
+"""The channel-agnostic core: `Assistant.handle(message) -> Reply`.
+
+Pipeline, top to bottom: normalise -> small talk? -> retrieve -> decide -> reply -> log.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import unicodedata
+from dataclasses import replace
+from pathlib import Path
+
+from bot import replies
+from bot.chitchat import detect as detect_chitchat
+from bot.config import Settings
+from bot.decide import Decided, decide
+from bot.models import utcnow
+from bot.privacy import hash_user, load_secret_key, redact
+from bot.retrieval import Index, RetrievalParams
+from bot.storage import Store
+from bot.text import MAX_QUESTION_CHARS, views
+from bot.types import Candidate, Message, Reply, Suggestion
+from indexer.faq import CATEGORIES
+
+log = logging.getLogger(__name__)
+
+_CHITCHAT = {
+    "greeting": replies.GREETING,
+    "thanks": replies.THANKS,
+    "goodbye": replies.GOODBYE,
+    "identity": replies.IDENTITY,
+    "ack": replies.ACK,
+}
+
+
+def retrieval_params(settings: Settings) -> RetrievalParams:
+    return RetrievalParams(dense_weight=settings.dense_weight, lexical_scale=settings.lexical_scale)
+
+
+class Assistant:
+    def __init__(self, settings: Settings, index: Index, store: Store | None = None,
+                 secret_key: bytes | None = None):
+        self.settings = settings
+        self._index = index
+        self.store = store
+        self._key = secret_key or (load_secret_key(settings.secret_key, settings.data_dir) if store else b"")
+        self._swap_lock = threading.Lock()
+
+    # --- construction ------------------------------------------------------------------------
+    @classmethod
+    def from_settings(cls, settings: Settings, index_dir: Path | None = None, log_questions: bool = True,
+                      embedder=None) -> "Assistant":
+        from indexer.embedder import load_embedder
+
+        embedder = embedder or load_embedder(settings.embedding_model, settings.model_dir)
+        index = Index.open(index_dir or settings.resolved_index_dir, embedder, retrieval_params(settings))
+        store = Store(settings.resolved_db_url, settings.data_dir / "spool.jsonl") if log_questions else None
+        return cls(settings, index, store)
+
+    @property
+    def index(self) -> Index:
+        return self._index
+
+    def swap_index(self, index: Index) -> None:
+        """Replace the index atomically: requests in flight finish on the old one."""
+        with self._swap_lock:
+            self._index = index
+
+    # --- the pipeline ------------------------------------------------------------------------
+    def handle(self, message: Message) -> Reply:
+        question = unicodedata.normalize("NFC", message.text or "")[:MAX_QUESTION_CHARS]
+        v = views(message.text or "")
+        if not v.has_content:
+            return Reply(question, "unanswered", replies.EMPTY)
+        intent = detect_chitchat(v.folded)
+        if intent:
+            return Reply(question, "chitchat", _CHITCHAT[intent])
+        index = self._index
+        candidates = index.search(v)
+        decided = decide(candidates, self.settings.thresholds)
+        reply = self._reply(question, decided, index)
+        return self._log(message, v.normalized, reply, candidates)
+
+    def _reply(self, question: str, d: Decided, index: Index) -> Reply:
+        best = d.best
+        if d.kind == "faq" and best:
+            t = index.target(best.target)
+            assert t is not None
+            return Reply(question, "faq", t.answer.strip(), d.score, faq_id=t.id, source=t.source,
+                         candidates=())
+        if d.kind == "knowledge" and best:
+            t = index.target(best.target)
+            assert t is not None
+            text = replies.KNOWLEDGE_PREFIX.format(source=t.source) + "\n" + t.answer.strip()
+            return Reply(question, "knowledge", text, d.score, source=t.source)
+        if d.kind == "clarify":
+            sugg = tuple(Suggestion(c.target, index.target(c.target).question)  # type: ignore[union-attr]
+                         for c in d.suggestions)
+            lines = [replies.CLARIFY] + [f"{i}. {s.question}" for i, s in enumerate(sugg, 1)]
+            return Reply(question, "clarify", "\n".join(lines), d.score, suggestions=sugg)
+        text = replies.UNANSWERED if self.store else replies.UNANSWERED_NOT_LOGGED
+        return Reply(question, "unanswered", text, d.score)
+
+    def _log(self, message: Message, normalized: str, reply: Reply, candidates: list[Candidate]) -> Reply:
+        if self.store is None:
+            return reply
+        record = {
+            "created_at": utcnow(),
+            "channel": message.channel,
+            "user_hash": hash_user(self._key, message.channel, message.user_id),
+            "text": redact(reply.question),
+            "normalized": redact(normalized),
+            "kind": reply.kind,
+            "faq_id": reply.faq_id,
+            "score": float(reply.score),
+            "candidates": [{"id": c.target, "confidence": round(c.confidence, 4)} for c in candidates[:5]],
+        }
+        review = self._review(message, "unanswered", reply.question) if reply.kind == "unanswered" else None
+        log_id = self.store.log_question(record, review)
+        return replace(reply, log_id=log_id)
+
+    def _review(self, message: Message, reason: str, text: str) -> dict:
+        return {"reason": reason, "channel": message.channel, "chat_id": message.chat_id or None,
+                "text": redact(text)}
+
+    # --- follow-ups from channels --------------------------------------------------------------
+    def answer_faq(self, faq_id: str, message: Message) -> Reply:
+        t = self._index.target(faq_id)
+        if t is None or t.kind != "faq":
+            return Reply(message.text, "unanswered", replies.UNANSWERED_NOT_LOGGED)
+        return Reply(message.text, "faq", t.answer.strip(), 1.0, faq_id=t.id, source=t.source)
+
+    def reject_suggestions(self, log_id: int | None, message: Message) -> Reply:
+        """The citizen said none of the suggestions fit: queue the question for review."""
+        text = message.text
+        if self.store is not None:
+            if log_id is not None:
+                q = self.store.question(log_id)
+                text = q.text if q else text
+            self.store.add_review(log_id, self._review(message, "rejected", text))
+        return Reply(text, "unanswered", replies.REJECTED)
+
+    def feedback(self, log_id: int, helpful: bool, message: Message) -> None:
+        if self.store is None:
+            return
+        self.store.set_feedback(log_id, helpful)
+        if not helpful:
+            q = self.store.question(log_id)
+            self.store.add_review(log_id, self._review(message, "thumbs_down", q.text if q else message.text))
+
+    def greeting(self) -> str:
+        return replies.GREETING
+
+    def categories(self) -> list[tuple[str, str]]:
+        present = {t.category for t in self._index.targets if t.kind == "faq" and t.category}
+        return [(c, label) for c, label in CATEGORIES.items() if c in present]
+
+    def topic_questions(self, category: str, limit: int = 8) -> list[Suggestion]:
+        return [Suggestion(t.id, t.question) for t in self._index.targets
+                if t.kind == "faq" and t.category == category][:limit]

@@ -1,0 +1,1 @@
+"""Chat channels over the Assistant: Telegram and Zalo (see docs/channels.md)."""

@@ -1,0 +1,121 @@
+"""All configuration in one place: TROLYSO_* environment, `.env`, `trolyso.toml`, defaults.
+
+Precedence: environment variables, then `.env`, then `trolyso.toml` (or the file named by
+`TROLYSO_CONFIG`), then the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_MODEL = "builtin:multilingual-e5-small-q4"
+
+
+def _config_file() -> Path:
+    return Path(os.environ.get("TROLYSO_CONFIG", "trolyso.toml"))
+
+
+class Thresholds(BaseSettings):
+    """Decision thresholds, calibrated on ../shared/eval/dev (never on the FAQ's own questions)."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    answer: float = 0.64  # confidence at or above which the best FAQ entry is answered
+    clarify: float = 0.52  # confidence at or above which suggestions are offered
+    margin: float = 0.0  # top1 - top2 confidence below which an answer becomes a clarification
+    knowledge: float = 0.60  # confidence at or above which a knowledge passage is answered
+    coverage: float = 0.0  # minimum share of the question's content words the answer covers
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="TROLYSO_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    data_dir: Path = Path("var")
+    db_url: str | None = None
+    model_dir: Path = Path("~/.cache/trolyso/models").expanduser()
+    embedding_model: str = DEFAULT_MODEL
+    secret_key: str | None = None
+    faq: Path = Path("faq.yaml")
+    knowledge_dir: Path = Path("knowledge")
+    index_dir: Path | None = None
+
+    # Retrieval and decision
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    dense_weight: float = 0.7  # weight of the cosine in the absolute confidence
+    lexical_scale: float = 12.0  # K: BM25 score divided by K (capped at 1) in the confidence
+    near_duplicate_cosine: float = 0.95  # faq check warns above this cosine across ids
+    faiss_exact_max: int = 50_000  # above this many vectors, an approximate (HNSW) index is used
+
+    # Channels
+    telegram_token: str | None = None
+    telegram_base_url: str = "https://api.telegram.org/bot"
+    zalo_token: str | None = None
+    zalo_base_url: str = "https://bot-api.zaloplatforms.com"
+    public_url: str | None = None
+    listen: str = "127.0.0.1:8080"
+    telegram_webhook_secret: str | None = None
+    zalo_webhook_secret: str | None = None
+
+    # Review loop
+    review_chat_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+
+    # Abuse protection
+    rate_limit_per_minute: int = 20
+
+    @field_validator("model_dir", "data_dir", mode="after")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @field_validator("review_chat_ids", "admin_ids", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [int(part) for part in value.split(",") if part.strip()]
+        if isinstance(value, int):
+            return [value]
+        return value
+
+    @property
+    def resolved_index_dir(self) -> Path:
+        return self.index_dir or self.data_dir / "index"
+
+    @property
+    def resolved_db_url(self) -> str:
+        return self.db_url or f"sqlite:///{(self.data_dir / 'trolyso.db').resolve()}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
+        return (init_settings, env_settings, dotenv_settings, toml)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,40 @@
+"""The decision: answer from the FAQ, answer from a passage, clarify, or admit not knowing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from bot.config import Thresholds
+from bot.types import Candidate
+
+Decision = Literal["faq", "knowledge", "clarify", "unanswered"]
+
+
+@dataclass(frozen=True)
+class Decided:
+    kind: Decision
+    best: Candidate | None
+    suggestions: tuple[Candidate, ...] = ()
+
+    @property
+    def score(self) -> float:
+        return self.best.confidence if self.best else 0.0
+
+
+def decide(candidates: list[Candidate], t: Thresholds, max_suggestions: int = 3) -> Decided:
+    if not candidates:
+        return Decided("unanswered", None)
+    best = candidates[0]
+    faqs = [c for c in candidates if c.kind == "faq"]
+    if best.kind == "faq" and best.confidence >= t.answer:
+        runner = next((c for c in faqs[1:]), None)
+        if not (t.margin and runner and best.confidence - runner.confidence < t.margin
+                and runner.confidence >= t.clarify):
+            return Decided("faq", best)
+    if best.kind == "knowledge" and best.confidence >= t.knowledge:
+        return Decided("knowledge", best)
+    close = [c for c in faqs if c.confidence >= t.clarify][:max_suggestions]
+    if close:
+        return Decided("clarify", close[0], tuple(close))
+    return Decided("unanswered", best)

@@ -1,0 +1,154 @@
+"""`trolyso eval`: score an evaluation set (../shared/eval/SPEC.md), tune and cross-validate thresholds."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+import statistics
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.config import Thresholds
+from bot.types import Reply
+
+IN_SCOPE = ("paraphrase", "no_diacritics", "teencode", "verbose")
+KNOWLEDGE = ("knowledge", "knowledge_no_diacritics")
+NEGATIVE = ("out_of_scope", "hard_negative")
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    text: str
+    kind: str
+    expect: str | None
+    expect_text: tuple[str, ...]
+
+
+def load_questions(path: Path) -> list[Question]:
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            d = json.loads(line)
+            out.append(Question(d["id"], d["text"], d["kind"], d.get("expect"), tuple(d.get("expect_text") or ())))
+    return out
+
+
+def correct(q: Question, r: Reply) -> bool:
+    """Whether a reply counts as correct for its question's group (SPEC.md)."""
+    if q.kind in IN_SCOPE:
+        return r.kind == "faq" and r.faq_id == q.expect
+    if q.kind in KNOWLEDGE:
+        return r.kind in ("faq", "knowledge") and any(
+            __import__("unicodedata").normalize("NFC", t) in r.answer for t in q.expect_text)
+    if q.kind in NEGATIVE:
+        return r.kind == "unanswered"
+    if q.kind == "chitchat":
+        return r.kind == "chitchat"
+    return False
+
+
+def score(questions: list[Question], replies: list[Reply], latencies_ms: list[float] | None = None) -> dict:
+    by_kind: dict[str, list[bool]] = defaultdict(list)
+    ins = [(q, r) for q, r in zip(questions, replies) if q.kind in IN_SCOPE]
+    neg = [(q, r) for q, r in zip(questions, replies) if q.kind in NEGATIVE]
+    kno = [(q, r) for q, r in zip(questions, replies) if q.kind in KNOWLEDGE]
+    chi = [(q, r) for q, r in zip(questions, replies) if q.kind == "chitchat"]
+    for q, r in zip(questions, replies):
+        by_kind[q.kind].append(correct(q, r))
+
+    def mean(xs: list[bool]) -> float:
+        return sum(xs) / len(xs) if xs else 0.0
+
+    m = {
+        "questions": len(questions),
+        "in_scope_acc": mean([correct(q, r) for q, r in ins]),
+        "in_scope_assisted": mean([r.kind == "clarify" and any(s.faq_id == q.expect for s in r.suggestions)
+                                   for q, r in ins]),
+        "in_scope_wrong": mean([r.kind in ("faq", "knowledge") and not correct(q, r) for q, r in ins]),
+        "negative_rejection": mean([r.kind == "unanswered" for _, r in neg]),
+        "negative_wrong": mean([r.kind in ("faq", "knowledge") for _, r in neg]),
+        "knowledge_hit": mean([correct(q, r) for q, r in kno]),
+        "chitchat": mean([correct(q, r) for q, r in chi]),
+    }
+    for kind, xs in sorted(by_kind.items()):
+        m[f"acc_{kind}"] = mean(xs)
+    if latencies_ms:
+        lat = sorted(latencies_ms)
+        m["latency_p50_ms"] = round(statistics.median(lat), 2)
+        m["latency_p95_ms"] = round(lat[min(len(lat) - 1, int(0.95 * len(lat)))], 2)
+    return m
+
+
+def objective(m: dict) -> float:
+    """What thresholds are tuned for: right answers and honest rejections, confident wrong costs."""
+    return (m["in_scope_acc"] + 0.5 * m["in_scope_assisted"] + m["negative_rejection"] + m["knowledge_hit"]
+            - 1.0 * m["in_scope_wrong"] - 0.5 * m["negative_wrong"])
+
+
+GRID = {
+    "answer": [x / 100 for x in range(50, 86, 2)],
+    "clarify_gap": [0.0, 0.04, 0.08, 0.12, 0.16],
+    "knowledge": [x / 100 for x in range(46, 80, 3)],
+}
+
+
+def grid() -> list[Thresholds]:
+    out = []
+    for a, g, k in itertools.product(GRID["answer"], GRID["clarify_gap"], GRID["knowledge"]):
+        out.append(Thresholds(answer=a, clarify=round(a - g, 3) if g else a, knowledge=k))
+    return out
+
+
+def tune(questions: list[Question], answer_with, idx: list[int]) -> Thresholds:
+    best, best_t = -1e9, None
+    qs = [questions[i] for i in idx]
+    for t in grid():
+        m = score(qs, [answer_with(i, t) for i in idx])
+        o = objective(m)
+        if o > best:
+            best, best_t = o, t
+    assert best_t is not None
+    return best_t
+
+
+def cross_validate(questions: list[Question], answer_with, repeats: int = 5, seed: int = 0) -> tuple[dict, list[Thresholds]]:
+    """Stratified 2-fold CV repeated `repeats` times: tune on one half, score the other."""
+    rng = random.Random(seed)
+    by_kind: dict[str, list[int]] = defaultdict(list)
+    for i, q in enumerate(questions):
+        by_kind[q.kind].append(i)
+    folds_metrics, chosen = [], []
+    for _ in range(repeats):
+        a, b = [], []
+        for ids in by_kind.values():
+            ids = ids[:]
+            rng.shuffle(ids)
+            a += ids[: len(ids) // 2]
+            b += ids[len(ids) // 2:]
+        for train, test in ((a, b), (b, a)):
+            t = tune(questions, answer_with, train)
+            chosen.append(t)
+            folds_metrics.append(score([questions[i] for i in test], [answer_with(i, t) for i in test]))
+    keys = folds_metrics[0].keys()
+    return {k: statistics.mean(m[k] for m in folds_metrics) for k in keys}, chosen
+
+
+def format_table(rows: list[tuple[str, dict]]) -> str:
+    cols = ["in_scope_acc", "in_scope_wrong", "in_scope_assisted", "negative_rejection", "negative_wrong",
+            "knowledge_hit", "chitchat"]
+    kinds = sorted({k for _, m in rows for k in m if k.startswith("acc_")})
+    head = ["run"] + cols + kinds
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, m in rows:
+        lines.append("| " + " | ".join([name] + [f"{m.get(c, 0):.3f}" for c in cols + kinds]) + " |")
+    return "\n".join(lines)
+
+
+def timed(fn, *args):  # type: ignore[no-untyped-def]
+    t0 = time.perf_counter()
+    out = fn(*args)
+    return out, (time.perf_counter() - t0) * 1000

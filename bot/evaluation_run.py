@@ -1,0 +1,92 @@
+"""Run `trolyso eval`: build a fresh index for the set, answer every question, print the metrics."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from bot import evaluate as ev
+from bot.assistant import Assistant, retrieval_params
+from bot.chitchat import detect as detect_chitchat
+from bot.config import Settings
+from bot.decide import decide
+from bot.retrieval import Index, score_features
+from bot.text import views
+from bot.types import Message, Reply
+from indexer.build import build_index
+
+
+def prepare(settings: Settings, set_dir: Path, embedder, progress: bool = False) -> Assistant:
+    """A fresh index of the set (embeddings cached between runs), and an assistant that logs nothing."""
+    key = hashlib.sha1(str(set_dir.resolve()).encode()).hexdigest()[:12]
+    out = settings.data_dir / "eval" / f"{set_dir.resolve().name}-{key}"
+    faq = set_dir / "faq.yaml"
+    build_index(faq if faq.exists() else None, set_dir / "knowledge", out, embedder,
+                exact_max=settings.faiss_exact_max, progress=progress, log=lambda s: None)
+    index = Index.open(out, embedder, retrieval_params(settings))
+    return Assistant(settings, index, store=None)
+
+
+def run_eval(settings: Settings, set_dir: Path, embedder, as_json: bool = False, cv: int = 0) -> int:
+    assistant = prepare(settings, set_dir, embedder, progress=not as_json)
+    questions = ev.load_questions(set_dir / "questions.jsonl")
+    replies, latencies = [], []
+    assistant.handle(Message("khởi động"))  # warm-up, not measured
+    for q in questions:
+        t0 = time.perf_counter()
+        replies.append(assistant.handle(Message(q.text, channel="eval")))
+        latencies.append((time.perf_counter() - t0) * 1000)
+    metrics = ev.score(questions, replies, latencies)
+    result: dict = dict(metrics)
+    rows = [("configured thresholds", metrics)]
+    if cv:
+        answer_with = threshold_replayer(assistant, questions)
+        cv_metrics, chosen = ev.cross_validate(questions, answer_with, repeats=cv)
+        tuned = ev.tune(questions, answer_with, list(range(len(questions))))
+        insample = ev.score(questions, [answer_with(i, tuned) for i in range(len(questions))])
+        rows += [(f"cross-validated ({cv}x2 folds)", cv_metrics), ("tuned in-sample", insample)]
+        result["cv"] = cv_metrics
+        result["tuned_in_sample"] = insample
+        result["tuned_thresholds"] = tuned.model_dump()
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        print(f"evaluation set: {set_dir} ({len(questions)} questions)")
+        print(ev.format_table(rows))
+        print(f"latency per question: p50 {metrics['latency_p50_ms']:.1f} ms, p95 {metrics['latency_p95_ms']:.1f} ms")
+        if cv:
+            print("thresholds tuned on the whole set: " + json.dumps(result["tuned_thresholds"]))
+    return 0
+
+
+def threshold_replayer(assistant: Assistant, questions: list[ev.Question], params=None):  # type: ignore[no-untyped-def]
+    """Retrieval once per question; replies for any thresholds (and scoring params) are then cheap."""
+    index = assistant.index
+    params = params or index.params
+    fixed: dict[int, Reply] = {}
+    feats: dict[int, object] = {}
+    for i, q in enumerate(questions):
+        v = views(q.text)
+        if not v.has_content or detect_chitchat(v.folded):
+            fixed[i] = assistant.handle(Message(q.text))
+        else:
+            feats[i] = index.features(v)
+    cache: dict[int, list] = {}
+
+    def answer_with(i: int, thresholds, p=None) -> Reply:  # type: ignore[no-untyped-def]
+        if i in fixed:
+            return fixed[i]
+        if p is None:
+            if i not in cache:
+                cache[i] = score_features(feats[i], params)  # type: ignore[arg-type]
+            cands = cache[i]
+        else:
+            cands = score_features(feats[i], p)  # type: ignore[arg-type]
+        return assistant._reply(questions[i].text, decide(cands, thresholds), index)
+
+    answer_with.features = feats  # type: ignore[attr-defined]
+    return answer_with

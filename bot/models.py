@@ -1,0 +1,79 @@
+"""SQLAlchemy 2 models: the question log, review groups/items, processed channel updates."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class QuestionLog(Base):
+    """Every question asked (except small talk and empty input), redacted."""
+
+    __tablename__ = "questions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    channel: Mapped[str] = mapped_column(String(32), default="cli")
+    user_hash: Mapped[str] = mapped_column(String(64), default="", index=True)
+    text: Mapped[str] = mapped_column(Text)  # the citizen's wording after redaction
+    normalized: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16), index=True)
+    faq_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    score: Mapped[float] = mapped_column(Float, default=0.0)
+    candidates: Mapped[list] = mapped_column(JSON, default=list)
+    helpful: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    spool_key: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+
+
+class ReviewGroup(Base):
+    """Similar pending questions, reviewed once."""
+
+    __tablename__ = "review_groups"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    text: Mapped[str] = mapped_column(Text)  # representative wording (redacted)
+    normalized: Mapped[str] = mapped_column(Text, default="")
+    embedding: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    answer: Mapped[str | None] = mapped_column(Text, nullable=True)
+    faq_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    candidates: Mapped[list] = mapped_column(JSON, default=list)
+    posted: Mapped[bool] = mapped_column(Boolean, default=False)
+    items: Mapped[list["ReviewItem"]] = relationship(back_populates="group", order_by="ReviewItem.id")
+
+
+class ReviewItem(Base):
+    """One unanswered or 👎-rated question awaiting a person. Only open items keep the raw chat id."""
+
+    __tablename__ = "review_items"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    question_id: Mapped[int | None] = mapped_column(ForeignKey("questions.id"), nullable=True)
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("review_groups.id"), nullable=True, index=True)
+    reason: Mapped[str] = mapped_column(String(16), default="unanswered")  # or thumbs_down, rejected
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    channel: Mapped[str] = mapped_column(String(32), default="cli")
+    chat_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    text: Mapped[str] = mapped_column(Text)
+    group: Mapped[ReviewGroup | None] = relationship(back_populates="items")
+
+
+class ProcessedUpdate(Base):
+    """Channel updates already handled: a unique key makes deduplication hold across processes."""
+
+    __tablename__ = "processed_updates"
+    __table_args__ = (UniqueConstraint("channel", "key", name="uq_processed_update"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)

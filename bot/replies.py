@@ -1,0 +1,44 @@
+"""Every Vietnamese sentence the assistant says, in one place (short, polite, simple)."""
+
+from __future__ import annotations
+
+HELP_IN_PERSON = (
+    "Bạn có thể hỏi trực tiếp tổ công nghệ số cộng đồng ở thôn, bản, "
+    "hoặc bộ phận một cửa của xã, phường."
+)
+
+GREETING = (
+    "Xin chào! Tôi là Trợ lý số, giúp bà con dùng các dịch vụ số: VNeID, dịch vụ công trực tuyến, "
+    "chuyển tiền, phòng chống lừa đảo, bảo vệ dữ liệu cá nhân, Nghị quyết 57 và nhiều việc khác.\n"
+    "Bạn cứ gõ câu hỏi ngắn gọn, có dấu hay không dấu đều được. "
+    "Ví dụ: \"quên mật khẩu VNeID thì làm sao?\""
+)
+THANKS = "Không có gì ạ. Bạn cần hỏi thêm gì cứ nhắn cho tôi nhé."
+GOODBYE = "Tạm biệt bạn. Chúc bạn một ngày tốt lành!"
+IDENTITY = (
+    "Tôi là Trợ lý số, một chương trình máy tính trả lời tự động các câu hỏi về kỹ năng số và "
+    "dịch vụ công. Câu nào tôi chưa biết sẽ được chuyển cho tổ công nghệ số cộng đồng trả lời."
+)
+ACK = "Vâng ạ. Bạn cần hỏi gì thêm cứ nhắn cho tôi nhé."
+
+EMPTY = "Bạn hãy gõ câu hỏi bằng chữ, ví dụ: \"cách đăng ký tài khoản VNeID\"."
+UNANSWERED = (
+    "Xin lỗi, tôi chưa có câu trả lời cho câu hỏi này. "
+    "Câu hỏi đã được ghi lại để tổ công nghệ số cộng đồng trả lời sau.\n" + HELP_IN_PERSON
+)
+UNANSWERED_NOT_LOGGED = "Xin lỗi, tôi chưa có câu trả lời cho câu hỏi này.\n" + HELP_IN_PERSON
+CLARIFY = "Tôi chưa chắc đã hiểu đúng. Có phải bạn muốn hỏi:"
+CLARIFY_NONE = "Không phải các câu trên"
+KNOWLEDGE_PREFIX = "Theo {source}:"
+SOURCE_LINE = "Nguồn: {source}"
+REJECTED = (
+    "Cảm ơn bạn. Câu hỏi đã được chuyển cho tổ công nghệ số cộng đồng để trả lời sau.\n"
+    + HELP_IN_PERSON
+)
+FEEDBACK_THANKS = "Cảm ơn bạn đã góp ý!"
+FEEDBACK_SORRY = "Xin lỗi vì câu trả lời chưa đúng. Câu hỏi đã được chuyển cho tổ công nghệ số cộng đồng."
+TEXT_ONLY = "Xin lỗi, tôi chỉ đọc được tin nhắn chữ. Bạn hãy gõ câu hỏi bằng chữ nhé."
+RATE_LIMITED = "Bạn hỏi nhanh quá, xin chờ một chút rồi hỏi tiếp nhé."
+TOPICS = "Bạn muốn hỏi về chủ đề nào?"
+TOPIC_QUESTIONS = "Một số câu hỏi thường gặp về chủ đề này:"
+COMMUNITY_ANSWER = "Trả lời từ tổ công nghệ số cộng đồng cho câu hỏi \"{question}\":\n{answer}"

@@ -1,0 +1,235 @@
+"""Load an index build and retrieve candidates: dense (FAISS) + lexical (BM25) + fuzzy (rapidfuzz).
+
+Ranking and deciding use different scores (see ../shared/research/retrieval-levers.md):
+- rank: z-score fusion of the dense cosine and the BM25 score over the candidate pool;
+- confidence (absolute, in [0, 1]): w * cosine + (1 - w) * min(1, BM25 / K), raised to the
+  fuzzy ratio when a question is a near-exact (typo) match.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bot.text import Views, lexical_terms
+from bot.types import Candidate
+from indexer.build import FORMAT, Target, current_build, fuzzy_docs, lexical_doc
+
+
+# Question words and fillers that say nothing about what is asked (folded).
+STOPWORDS = frozenset("""
+a ad ah ai anh ba bac ban bao cho chi chua co con cua da day de den di duoc gi giup ha hay hoi
+khi khong la lam lai len ma minh moi muon nao nay neu nguoi nhe nhieu nho nhu o oi ra roi sao
+se tai the thi thoi toi tu va vao vay ve voi xin em chau cac cai cung duoc nhung mot hai nen phai
+duoc biet cach vui long xem ho dang
+""".split())
+
+
+class IndexError_(Exception):
+    """The index is missing, incomplete, corrupted or built with another model."""
+
+
+@dataclass(frozen=True)
+class RetrievalParams:
+    dense_weight: float = 0.7
+    lexical_scale: float = 12.0
+    fuzzy_min: float = 0.9  # fuzzy ratio from which a typo match lifts confidence
+    pool: int = 40  # candidates taken from each channel
+    coverage_weight: float = 0.0  # confidence *= (1 - c) + c * coverage
+    coverage_rank: float = 0.0  # weight of z(coverage) in the ranking score
+    knowledge_bonus: float = 0.0  # added to passages' ranking and confidence (per-source calibration)
+
+
+@dataclass(frozen=True)
+class Features:
+    """Raw per-candidate evidence for one question, before any weighting."""
+
+    ids: list[int]
+    kinds: list[str]
+    target_ids: list[str]
+    cos: np.ndarray
+    bm25: np.ndarray
+    fuzzy: np.ndarray
+    coverage: np.ndarray
+
+
+def _z(x: np.ndarray) -> np.ndarray:
+    sd = x.std()
+    return (x - x.mean()) / sd if sd > 1e-9 else np.zeros_like(x)
+
+
+def score_features(f: Features, p: RetrievalParams, k: int = 10) -> list[Candidate]:
+    """Rank by z-score fusion, decide by an absolute confidence (see the module docstring)."""
+    if not f.ids:
+        return []
+    w = p.dense_weight
+    is_kb = np.array([kind == "knowledge" for kind in f.kinds])
+    rank = w * _z(f.cos) + (1 - w) * _z(f.bm25) + p.coverage_rank * _z(f.coverage)
+    conf = w * np.clip(f.cos, 0, 1) + (1 - w) * np.minimum(1.0, f.bm25 / p.lexical_scale)
+    conf = conf * ((1 - p.coverage_weight) + p.coverage_weight * f.coverage)
+    conf = conf + p.knowledge_bonus * is_kb
+    rank = rank + p.knowledge_bonus * 10 * is_kb
+    typo = f.fuzzy >= p.fuzzy_min
+    conf = np.where(typo, np.maximum(conf, f.fuzzy), conf)
+    rank = np.where(typo, rank.max() + f.fuzzy, rank)  # a near-exact question match ranks first
+    order = np.argsort(-rank, kind="stable")[:k]
+    return [Candidate(f.target_ids[j], f.kinds[j], float(min(1.0, conf[j])), float(rank[j]),  # type: ignore[arg-type]
+                      float(f.cos[j]), float(f.bm25[j]), float(f.fuzzy[j]), float(f.coverage[j]))
+            for j in order]
+
+
+class Index:
+    def __init__(self, path: Path, embedder, params: RetrievalParams | None = None):
+        import bm25s
+        import faiss
+
+        self.path = path
+        self.params = params or RetrievalParams()
+        manifest_file = path / "manifest.json"
+        try:
+            self.manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise IndexError_(f"index at {path} is incomplete or corrupted ({exc.__class__.__name__}); "
+                              "rebuild it with `trolyso index`") from exc
+        if self.manifest.get("format") != FORMAT:
+            raise IndexError_(f"index at {path} has an old format; rebuild it with `trolyso index`")
+        if embedder is not None and (self.manifest.get("model") != embedder.name
+                                     or self.manifest.get("fingerprint") != embedder.fingerprint):
+            raise IndexError_(
+                f"index at {path} was built with model {self.manifest.get('model')!r} "
+                f"({str(self.manifest.get('fingerprint'))[:12]}), but the configured model is "
+                f"{embedder.name!r} ({embedder.fingerprint[:12]}); rebuild it with `trolyso index`")
+        self.embedder = embedder
+        try:
+            self.targets = [Target(**{**t, "alternates": tuple(t["alternates"]), "tags": tuple(t["tags"])})
+                            for t in json.loads((path / "targets.json").read_text(encoding="utf-8"))]
+            self.dense = faiss.read_index(str(path / "dense.faiss"))
+            self.dense_map = np.load(path / "dense_map.npy")
+            self.bm25 = bm25s.BM25.load(str(path / "bm25"), show_progress=False, verbosity=0)
+        except Exception as exc:  # any damaged file: one clear message
+            raise IndexError_(f"index at {path} is corrupted ({exc.__class__.__name__}: {exc}); "
+                              "rebuild it with `trolyso index`") from exc
+        if self.dense.ntotal != len(self.dense_map) or (self.targets and self.bm25.scores["num_docs"] != len(self.targets)):
+            raise IndexError_(f"index at {path} is inconsistent; rebuild it with `trolyso index`")
+        self.by_id = {t.id: i for i, t in enumerate(self.targets)}
+        self._terms = [frozenset(w for w in lexical_doc(t) if "_" not in w) for t in self.targets]
+        df: dict[str, int] = {}
+        for terms in self._terms:
+            for w in terms:
+                df[w] = df.get(w, 0) + 1
+        n = max(1, len(self._terms))
+        self._idf = {w: math.log(1 + n / c) for w, c in df.items()}
+        self._idf_oov = math.log(1 + n)
+        self.is_faq = np.array([t.kind == "faq" for t in self.targets], dtype=bool)
+        self._fuzzy_choices: list[str] = []
+        self._fuzzy_owner: list[int] = []
+        for i, t in enumerate(self.targets):
+            for s in fuzzy_docs(t):
+                self._fuzzy_choices.append(s)
+                self._fuzzy_owner.append(i)
+        self._fuzzy_owner_arr = np.asarray(self._fuzzy_owner, dtype=np.int64)
+
+    @classmethod
+    def open(cls, out: Path, embedder, params: RetrievalParams | None = None) -> "Index":
+        build = current_build(out) if (out / "current").exists() else (out if (out / "manifest.json").exists() else None)
+        if build is None:
+            raise IndexError_(f"no index at {out}; build one with `trolyso index`")
+        return cls(build, embedder, params)
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    # --- channels -------------------------------------------------------------------------
+    def dense_scores(self, query_vec: np.ndarray, k: int) -> dict[int, float]:
+        if self.dense.ntotal == 0:
+            return {}
+        k = min(self.dense.ntotal, max(k * 6, 64))
+        sims, ids = self.dense.search(query_vec.reshape(1, -1).astype(np.float32), k)
+        best: dict[int, float] = {}
+        for s, j in zip(sims[0], ids[0]):
+            if j < 0:
+                continue
+            t = int(self.dense_map[j])
+            if s > best.get(t, -1.0):
+                best[t] = float(s)
+        return best
+
+    def dense_for(self, query_vec: np.ndarray, targets: list[int]) -> dict[int, float]:
+        """Exact cosine of the query to the given targets (for candidates lexical found)."""
+        if not targets or self.dense.ntotal == 0:
+            return {}
+        want = set(targets)
+        rows = np.nonzero(np.isin(self.dense_map, list(want)))[0]
+        vecs = np.vstack([self.dense.reconstruct(int(r)) for r in rows])
+        sims = vecs @ query_vec.astype(np.float32)
+        best: dict[int, float] = {}
+        for r, s in zip(rows, sims):
+            t = int(self.dense_map[r])
+            best[t] = max(best.get(t, -1.0), float(s))
+        return best
+
+    def lexical_scores(self, folded: str) -> np.ndarray:
+        terms = lexical_terms(folded)
+        if not terms or not self.targets:
+            return np.zeros(len(self.targets), dtype=np.float32)
+        return self.bm25.get_scores(terms)
+
+    def fuzzy_scores(self, folded: str, pool: set[int]) -> dict[int, float]:
+        from rapidfuzz import fuzz, process
+
+        if not self._fuzzy_choices or not folded:
+            return {}
+        hits = process.extract(folded, self._fuzzy_choices, scorer=fuzz.ratio, limit=8, score_cutoff=80)
+        best: dict[int, float] = {}
+        for _, score, j in hits:
+            t = self._fuzzy_owner[j]
+            best[t] = max(best.get(t, 0.0), score / 100.0)
+        return best
+
+    # --- search ---------------------------------------------------------------------------
+    def search(self, v: Views, query_vec: np.ndarray | None = None, k: int = 10) -> list[Candidate]:
+        """Ranked candidates (FAQ entries and passages) for a normalised question."""
+        return score_features(self.features(v, query_vec), self.params, k)
+
+    def features(self, v: Views, query_vec: np.ndarray | None = None) -> Features:
+        """Evidence from every channel for the candidate pool of a question."""
+        if not self.targets or not v.has_content:
+            return Features([], [], [], *(np.zeros(0),) * 4)
+        p = self.params
+        if query_vec is None:
+            query_vec = self.embedder.encode_queries([v.normalized])[0]
+        dense = self.dense_scores(query_vec, p.pool)
+        lex = self.lexical_scores(v.folded)
+        top_lex = np.argpartition(-lex, min(p.pool, len(lex) - 1))[: p.pool]
+        pool = set(sorted(dense, key=dense.get, reverse=True)[: p.pool]) | {int(i) for i in top_lex if lex[i] > 0}
+        fuzzy = self.fuzzy_scores(v.folded, pool)
+        pool |= set(fuzzy)
+        missing = [t for t in pool if t not in dense]
+        dense.update(self.dense_for(query_vec, missing))
+        ids = sorted(pool)
+        return Features(
+            ids,
+            [self.targets[i].kind for i in ids],
+            [self.targets[i].id for i in ids],
+            np.array([dense.get(i, 0.0) for i in ids], dtype=np.float64),
+            np.array([float(lex[i]) for i in ids], dtype=np.float64),
+            np.array([fuzzy.get(i, 0.0) for i in ids], dtype=np.float64),
+            self.coverage(v.folded, ids),
+        )
+
+    def coverage(self, folded: str, ids: list[int]) -> np.ndarray:
+        """IDF-weighted share of the question's content words that each target contains."""
+        words = {w for w in folded.split() if w not in STOPWORDS}
+        if not words or not ids:
+            return np.ones(len(ids))
+        weights = {w: self._idf.get(w, self._idf_oov) for w in words}
+        total = sum(weights.values())
+        return np.array([sum(wt for w, wt in weights.items() if w in self._terms[i]) / total for i in ids])
+
+    def target(self, target_id: str) -> Target | None:
+        i = self.by_id.get(target_id)
+        return None if i is None else self.targets[i]

@@ -1,0 +1,204 @@
+"""Storage of the question log and review queue (SQLAlchemy 2 + Alembic migrations).
+
+Nothing is lost when the database is down or locked: records go to a local spool file
+(JSON lines) and are written once the database answers again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event, select, update
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.models import ProcessedUpdate, QuestionLog, ReviewItem
+
+log = logging.getLogger(__name__)
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def normalize_url(url: str) -> str:
+    """postgresql:// -> postgresql+psycopg:// (psycopg 3 is the installed driver)."""
+    u = make_url(url)
+    if u.drivername in ("postgresql", "postgres"):
+        u = u.set(drivername="postgresql+psycopg")
+    return u.render_as_string(hide_password=False)
+
+
+def make_engine(url: str) -> Engine:
+    url = normalize_url(url)
+    if url.startswith("sqlite"):
+        path = make_url(url).database
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 5})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10,
+                         connect_args={"connect_timeout": 5})
+
+
+def migrate(engine: Engine) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+class Store:
+    def __init__(self, url: str, spool_path: Path):
+        self.url = url
+        self.engine = make_engine(url)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.spool_path = spool_path
+        self._spool_lock = threading.Lock()
+        self._migrated = False
+        try:
+            self.ensure_schema()
+        except SQLAlchemyError as exc:
+            log.warning("database unavailable at start-up (%s); questions go to %s until it is back",
+                        exc.__class__.__name__, spool_path)
+
+    def ensure_schema(self) -> None:
+        if not self._migrated:
+            migrate(self.engine)
+            self._migrated = True
+
+    def session(self) -> Session:
+        return self.sessions()
+
+    # --- the question log ---------------------------------------------------------------------
+    def log_question(self, record: dict[str, Any], review: dict[str, Any] | None = None) -> int | None:
+        """Store a question (and its review item); spool it if the database fails. Returns its id."""
+        try:
+            self.ensure_schema()
+            qid = self._insert(record, review)
+        except SQLAlchemyError as exc:
+            log.warning("database write failed (%s); record spooled", exc.__class__.__name__)
+            self._spool({"question": record, "review": review, "spool_key": uuid.uuid4().hex})
+            return None
+        self.flush_spool()
+        return qid
+
+    def _insert(self, record: dict[str, Any], review: dict[str, Any] | None, spool_key: str | None = None) -> int:
+        record = dict(record)
+        if isinstance(record.get("created_at"), str):
+            record["created_at"] = dt.datetime.fromisoformat(record["created_at"])
+        with self.session() as s, s.begin():
+            q = QuestionLog(**record, spool_key=spool_key)
+            s.add(q)
+            s.flush()
+            if review is not None:
+                s.add(ReviewItem(question_id=q.id, **review))
+            return q.id
+
+    def add_review(self, question_id: int | None, review: dict[str, Any]) -> None:
+        try:
+            with self.session() as s, s.begin():
+                s.add(ReviewItem(question_id=question_id, **review))
+        except SQLAlchemyError as exc:
+            log.warning("database write failed (%s); review item spooled", exc.__class__.__name__)
+            self._spool({"review_only": review, "question_id": question_id, "spool_key": uuid.uuid4().hex})
+
+    def set_feedback(self, question_id: int, helpful: bool) -> None:
+        with self.session() as s, s.begin():
+            s.execute(update(QuestionLog).where(QuestionLog.id == question_id).values(helpful=helpful))
+
+    def question(self, question_id: int) -> QuestionLog | None:
+        with self.session() as s:
+            return s.get(QuestionLog, question_id)
+
+    # --- deduplication of channel updates -----------------------------------------------------
+    def claim_update(self, channel: str, key: str) -> bool:
+        """True the first time (channel, key) is seen, across processes sharing the database."""
+        try:
+            with self.session() as s, s.begin():
+                s.add(ProcessedUpdate(channel=channel, key=str(key)[:128]))
+            return True
+        except IntegrityError:
+            return False
+        except SQLAlchemyError:
+            log.warning("database unavailable for deduplication; handling update %s once locally", key)
+            return self._claim_local(channel, key)
+
+    _local_claims: set[tuple[str, str]] = set()
+
+    def _claim_local(self, channel: str, key: str) -> bool:
+        k = (channel, str(key))
+        if k in self._local_claims:
+            return False
+        self._local_claims.add(k)
+        return True
+
+    # --- spool -------------------------------------------------------------------------------
+    def _spool(self, item: dict[str, Any]) -> None:
+        with self._spool_lock:
+            self.spool_path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.spool_path, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(item, ensure_ascii=False, default=str) + "\n")
+
+    def spooled(self) -> int:
+        try:
+            with open(self.spool_path, encoding="utf-8") as fh:
+                return sum(1 for line in fh if line.strip())
+        except FileNotFoundError:
+            return 0
+
+    def flush_spool(self) -> int:
+        """Write spooled records to the database; keeps what still fails. Returns records written."""
+        if not self.spool_path.exists():
+            return 0
+        with self._spool_lock:
+            try:
+                lines = self.spool_path.read_text(encoding="utf-8").splitlines()
+            except FileNotFoundError:
+                return 0
+            written, keep = 0, []
+            for line in lines:
+                if not line.strip():
+                    continue
+                item = json.loads(line)
+                try:
+                    self.ensure_schema()
+                    if "question" in item:
+                        if not self._already(item["spool_key"]):
+                            self._insert(item["question"], item.get("review"), item["spool_key"])
+                    else:
+                        with self.session() as s, s.begin():
+                            s.add(ReviewItem(question_id=item.get("question_id"), **item["review_only"]))
+                    written += 1
+                except SQLAlchemyError:
+                    keep.append(line)
+            tmp = self.spool_path.with_suffix(".tmp")
+            if keep:
+                tmp.write_text("\n".join(keep) + "\n", encoding="utf-8")
+                tmp.replace(self.spool_path)
+            else:
+                self.spool_path.unlink(missing_ok=True)
+            return written
+
+    def _already(self, spool_key: str) -> bool:
+        with self.session() as s:
+            return s.scalar(select(QuestionLog.id).where(QuestionLog.spool_key == spool_key)) is not None
+
+    def close(self) -> None:
+        self.engine.dispose()

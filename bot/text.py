@@ -1,0 +1,161 @@
+"""Vietnamese text normalisation: one input, the views retrieval needs.
+
+- `clean`: NFC, control and zero-width characters removed, odd spaces and look-alikes mapped.
+  This is what users see (original wording, just made safe).
+- `normalize`: clean + canonical (old-style) tone placement + lower case + teencode expansion,
+  with identifiers (57-NQ/TW, URLs, phone numbers, e-mails) kept as single tokens.
+- `fold`: diacritics removed, đ -> d (for unaccented matching).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+from bot.teencode import TEENCODE
+
+MAX_QUESTION_CHARS = 2000
+
+_LOOKALIKES = str.maketrans({"\u00d0": "\u0110", "\u0189": "\u0110", "\u00f0": "\u0111"})
+_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e"), None)
+
+
+def _is_space_like(ch: str) -> bool:
+    return ch in "\t\n\r\x0b\x0c" or unicodedata.category(ch) == "Zs" or ch in "\u2028\u2029"
+
+
+def clean(text: str) -> str:
+    """NFC text with control/zero-width characters removed and spaces collapsed."""
+    text = unicodedata.normalize("NFC", text).translate(_LOOKALIKES).translate(_ZERO_WIDTH)
+    out = []
+    for ch in text:
+        if _is_space_like(ch):
+            out.append("\n" if ch in "\n\u2028\u2029" else " ")
+        elif unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn"):
+            continue
+        else:
+            out.append(ch)
+    text = "".join(out)
+    text = re.sub(r"[ ]+", " ", text)
+    text = re.sub(r" ?\n ?", "\n", text)
+    return unicodedata.normalize("NFC", text).strip()
+
+
+# Canonical (old-style) tone placement for open syllables ending in oa, oe, uy:
+# hoà -> hòa, khoẻ -> khỏe, thuý -> thúy (but "quý" and closed syllables like "hoàng" stay).
+_TONES = {"\u0300", "\u0301", "\u0309", "\u0303", "\u0323"}  # grave, acute, hook, tilde, dot
+
+
+def _move_tone(match: re.Match[str]) -> str:
+    first, second = match.group(1), match.group(2)
+    decomposed = unicodedata.normalize("NFD", second)
+    tone = "".join(c for c in decomposed if c in _TONES)
+    base = "".join(c for c in decomposed if c not in _TONES)
+    return unicodedata.normalize("NFC", first + tone) + unicodedata.normalize("NFC", base)
+
+
+_TONE_RE = re.compile(
+    r"(?<![qQ])([oO])([àáảãạÀÁẢÃẠèéẻẽẹÈÉẺẼẸ])(?!\w)|(?<![qQ])([uU])([ỳýỷỹỵỲÝỶỸỴ])(?!\w)"
+)
+
+
+def canonical_tones(text: str) -> str:
+    def repl(m: re.Match[str]) -> str:
+        if m.group(1):
+            return _move_tone(re.match(r"(.)(.)", m.group(1) + m.group(2)))  # type: ignore[arg-type]
+        return _move_tone(re.match(r"(.)(.)", m.group(3) + m.group(4)))  # type: ignore[arg-type]
+
+    return _TONE_RE.sub(repl, text)
+
+
+@lru_cache(maxsize=65536)
+def fold(text: str) -> str:
+    """Remove Vietnamese diacritics (đ -> d); keeps everything else."""
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    stripped = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
+    return unicodedata.normalize("NFC", stripped)
+
+
+# Tokens that must stay whole: URLs, e-mails, document numbers (57-NQ/TW, 13/2023/NĐ-CP),
+# phone numbers and other digit groups, then words.
+_TOKEN_RE = re.compile(
+    r"(?P<url>(?:https?://|www\.)\S+|[\w.-]+\.(?:gov|com|org|net|edu)(?:\.vn)?(?:/\S*)?)"
+    r"|(?P<email>[\w.+-]+@[\w-]+(?:\.[\w-]+)+)"
+    r"|(?P<docno>\d+(?:/\d+)*[-/][^\W\d_]+(?:[-/][^\W\d_]+)*)"
+    r"|(?P<phone>\+?\d(?:[\d.\- ]{6,}\d))"
+    r"|(?P<word>\w+)",
+    re.UNICODE,
+)
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-cased tokens; identifiers stay whole (phone digits are joined)."""
+    out = []
+    for m in _TOKEN_RE.finditer(text.lower()):
+        tok = m.group(0)
+        if m.lastgroup == "phone":
+            tok = re.sub(r"[.\- ]", "", tok)
+        elif m.lastgroup == "url":
+            tok = tok.rstrip(".,;:!?)")
+        out.append(tok)
+    return out
+
+
+_PASSWORD_CONTEXT = {
+    "quên", "quen", "đổi", "doi", "đặt", "dat", "nhập", "nhap", "lấy", "lay", "sai", "lại", "lai",
+    "mới", "moi", "tài", "tai", "khoản", "khoan", "tk", "vneid", "zalo", "facebook", "fb",
+    "đăng", "dang", "nhập", "mạnh", "manh", "yếu", "yeu", "otp", "passcode", "lộ", "lo",
+    "app", "ứng", "ung", "gmail", "email", "wifi", "pass", "khẩu", "khau",
+}
+
+
+def expand_teencode(toks: list[str]) -> list[str]:
+    """Token-wise teencode expansion; "k" after a number and "mk" resolved from context."""
+    out: list[str] = []
+    for i, tok in enumerate(toks):
+        if tok == "k" and i > 0 and toks[i - 1].isdigit():
+            out.append("nghìn")
+            continue
+        if tok == "mk":
+            window = set(toks[max(0, i - 3) : i + 4]) - {"mk"}
+            out.append("mật khẩu" if window & _PASSWORD_CONTEXT else "mình")
+            continue
+        repl = TEENCODE.get(tok)
+        if repl is None:
+            out.append(tok)
+        elif repl:
+            out.append(repl)
+    return out
+
+
+@dataclass(frozen=True)
+class Views:
+    """The views of one text used for matching."""
+
+    original: str  # cleaned, what users see
+    normalized: str  # lower-case, canonical tones, teencode expanded (accented)
+    folded: str  # normalized without diacritics
+
+    @property
+    def has_content(self) -> bool:
+        return any(ch.isalnum() for ch in self.normalized)
+
+
+@lru_cache(maxsize=8192)
+def views(text: str) -> Views:
+    original = clean(text)[:MAX_QUESTION_CHARS] if len(text) > MAX_QUESTION_CHARS else clean(text)
+    toks = tokens(canonical_tones(original))
+    normalized = " ".join(expand_teencode(toks))
+    return Views(original=original, normalized=normalized, folded=fold(normalized))
+
+
+def lexical_terms(folded: str) -> list[str]:
+    """Folded syllables plus syllable bigrams: the lexical channel's terms."""
+    syl = folded.split()
+    return syl + [f"{a}_{b}" for a, b in zip(syl, syl[1:])]
+
+
+def has_diacritics(text: str) -> bool:
+    return fold(text) != text

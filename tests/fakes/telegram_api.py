@@ -1,0 +1,280 @@
+"""A fake Telegram Bot API on 127.0.0.1 speaking its wire format.
+
+python-telegram-bot posts form-encoded bodies whose nested fields (reply_markup, ...) are JSON
+strings; answers are `{"ok": true, "result": ...}` or `{"ok": false, "error_code", "description",
+"parameters"?}`. Like Telegram, sendMessage rejects text over 4096 characters (after entity
+parsing, counted in UTF-16 units), empty text, unsupported HTML tags and unescaped `<` / `&`, and
+callback data over 64 bytes.
+
+    with FakeTelegramAPI() as api:
+        app = ApplicationBuilder().token(api.token).base_url(api.base_url)...
+        api.push(api.text_update(chat_id=1, text="xin chào"))
+        api.wait_for(lambda calls: api.messages_to(1))
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import parse_qs
+
+from tests.fakes._server import FakeBotAPI
+
+JSON_FIELDS = {
+    "reply_markup",
+    "allowed_updates",
+    "entities",
+    "caption_entities",
+    "reply_parameters",
+    "link_preview_options",
+}
+ALLOWED_TAGS = {
+    "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre",
+    "blockquote", "tg-spoiler", "span", "tg-emoji",
+}
+NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+MAX_TEXT = 4096
+MAX_CALLBACK_DATA = 64
+
+
+class _EntityError(ValueError):
+    pass
+
+
+class _TelegramHTML(HTMLParser):
+    """Parses Telegram's HTML subset into plain text, raising on what Telegram rejects."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=False)
+        self.parts: list[str] = []
+        self.stack: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag not in ALLOWED_TAGS:
+            raise _EntityError(f'Unsupported start tag "{tag}"')
+        self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.stack or self.stack[-1] != tag:
+            raise _EntityError(f'Unexpected end tag "{tag}"')
+        self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        if "<" in data or "&" in data:
+            raise _EntityError("Unescaped '<' or '&'")
+        self.parts.append(data)
+
+    def handle_entityref(self, name: str) -> None:
+        if name not in NAMED_ENTITIES:
+            raise _EntityError(f'Unsupported HTML entity "&{name};"')
+        self.parts.append(NAMED_ENTITIES[name])
+
+    def handle_charref(self, name: str) -> None:
+        self.parts.append(chr(int(name[1:], 16) if name[:1] in "xX" else int(name)))
+
+    def unknown_decl(self, data: str) -> None:
+        raise _EntityError("Unsupported declaration")
+
+
+def parse_html(text: str) -> str:
+    """The plain text Telegram shows for an HTML message; ValueError if Telegram would reject it."""
+    parser = _TelegramHTML()
+    parser.feed(text)
+    parser.close()
+    if parser.stack:
+        raise _EntityError(f'Unclosed start tag "{parser.stack[-1]}"')
+    return "".join(parser.parts)
+
+
+def utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+class FakeTelegramAPI(FakeBotAPI):
+    BOT = {"id": 999000, "is_bot": True, "first_name": "Trợ lý số", "username": "troly_so_bot"}
+
+    def __init__(self, token: str = "123456:TEST-telegram-token", max_poll: float = 1.0) -> None:
+        super().__init__(token)
+        self.max_poll = max_poll  # cap on how long getUpdates holds the connection
+        self.updates: list[dict] = []
+        self._update_ids = itertools.count(1)
+        self._message_ids = itertools.count(1000)
+        self.sent: dict[int, dict] = {}  # message_id -> message the bot sent
+        self.webhook: dict[str, Any] = {}
+
+    @property
+    def base_url(self) -> str:
+        """What python-telegram-bot's `base_url` takes (it appends the token)."""
+        return f"{self.root}/bot"
+
+    # -- wire format --------------------------------------------------------------------------
+
+    def parse_params(self, content_type: str, raw: bytes) -> dict[str, Any]:
+        if "application/json" in content_type:
+            return json.loads(raw or b"{}")
+        params: dict[str, Any] = {k: v[-1] for k, v in parse_qs(raw.decode("utf-8"), keep_blank_values=True).items()}
+        for key in JSON_FIELDS & params.keys():
+            params[key] = json.loads(params[key])
+        return params
+
+    @staticmethod
+    def ok(result: Any) -> tuple[int, dict]:
+        return 200, {"ok": True, "result": result}
+
+    @staticmethod
+    def error(code: int, description: str) -> tuple[int, dict]:
+        return code, {"ok": False, "error_code": code, "description": description}
+
+    def handle(self, method: str, params: dict[str, Any]) -> tuple[int, dict]:
+        if method == "getMe":
+            return self.ok(self.BOT)
+        if method == "getUpdates":
+            return self.ok(self._get_updates(params))
+        if method == "setWebhook":
+            with self.cond:
+                self.webhook = dict(params)
+            return self.ok(True)
+        if method == "deleteWebhook":
+            with self.cond:
+                self.webhook = {}
+            return self.ok(True)
+        if method == "sendMessage":
+            return self._send_message(params)
+        if method in ("sendChatAction", "answerCallbackQuery"):
+            return self.ok(True)
+        if method == "editMessageReplyMarkup":
+            message = self.sent.get(int(params.get("message_id", 0)))
+            if message is None:
+                return self.error(400, "Bad Request: message to edit not found")
+            message = dict(message)
+            message.pop("reply_markup", None)
+            if params.get("reply_markup"):
+                message["reply_markup"] = params["reply_markup"]
+            return self.ok(message)
+        return self.error(404, "Not Found")
+
+    def _get_updates(self, params: dict[str, Any]) -> list[dict]:
+        offset = int(params.get("offset") or 0)
+        timeout = min(float(params.get("timeout") or 0), self.max_poll)
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            self.updates = [u for u in self.updates if u["update_id"] >= offset]  # confirmed
+            while not self.updates and not self.closing:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self.cond.wait(remaining)
+            return list(self.updates[:100])
+
+    def _send_message(self, params: dict[str, Any]) -> tuple[int, dict]:
+        text = params.get("text", "")
+        if params.get("parse_mode") == "HTML":
+            try:
+                shown = parse_html(text)
+            except ValueError as exc:
+                return self.error(400, f"Bad Request: can't parse entities: {exc}")
+        else:
+            shown = text
+        if not shown.strip():
+            return self.error(400, "Bad Request: message text is empty")
+        if utf16_len(shown) > MAX_TEXT:
+            return self.error(400, "Bad Request: message is too long")
+        markup = params.get("reply_markup")
+        for row in (markup or {}).get("inline_keyboard", []):
+            for button in row:
+                data = button.get("callback_data")
+                if data is not None and not 1 <= len(data.encode("utf-8")) <= MAX_CALLBACK_DATA:
+                    return self.error(400, "Bad Request: BUTTON_DATA_INVALID")
+        chat_id = int(params["chat_id"])
+        message = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
+            "from": self.BOT,
+            "text": shown,
+        }
+        if markup:
+            message["reply_markup"] = markup
+        with self.cond:
+            self.sent[message["message_id"]] = message
+        params["_message_id"] = message["message_id"]  # recorded with the call, for callbacks
+        params["_shown"] = shown  # the text as the citizen sees it
+        return self.ok(message)
+
+    # -- building updates ---------------------------------------------------------------------
+
+    def push(self, update: dict) -> dict:
+        """Queue an update for getUpdates (assigns `update_id`)."""
+        with self.cond:
+            update = {"update_id": next(self._update_ids), **update}
+            self.updates.append(update)
+            self.cond.notify_all()
+        return update
+
+    def next_update_id(self) -> int:
+        return next(self._update_ids)
+
+    @staticmethod
+    def _chat(chat_id: int) -> dict:
+        if chat_id > 0:
+            return {"id": chat_id, "type": "private", "first_name": "Dân"}
+        return {"id": chat_id, "type": "group", "title": "Tổ công nghệ số"}
+
+    def message_update(self, chat_id: int, user_id: int | None = None, **fields: Any) -> dict:
+        """A `message` update from a citizen; fields go into the message (text, sticker, ...)."""
+        user_id = user_id or abs(chat_id)
+        message = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": self._chat(chat_id),
+            "from": {"id": user_id, "is_bot": False, "first_name": "Dân", "language_code": "vi"},
+            **fields,
+        }
+        return {"message": message}
+
+    def text_update(self, chat_id: int, text: str, user_id: int | None = None, **fields: Any) -> dict:
+        entities = list(fields.pop("entities", []))
+        if text.startswith("/"):
+            entities.append({"type": "bot_command", "offset": 0, "length": len(text.split()[0])})
+        if entities:
+            fields["entities"] = entities
+        return self.message_update(chat_id, user_id, text=text, **fields)
+
+    def mention_update(self, chat_id: int, text: str, user_id: int | None = None) -> dict:
+        """A group message that mentions the bot at the start: `@troly_so_bot <text>`."""
+        mention = f"@{self.BOT['username']}"
+        entity = {"type": "mention", "offset": 0, "length": utf16_len(mention)}
+        return self.text_update(chat_id, f"{mention} {text}", user_id, entities=[entity])
+
+    def callback_update(self, chat_id: int, data: str, message_id: int, user_id: int | None = None) -> dict:
+        """The citizen taps a button with `data` under the bot's message `message_id`."""
+        user_id = user_id or abs(chat_id)
+        return {
+            "callback_query": {
+                "id": f"cb{next(self._message_ids)}",
+                "from": {"id": user_id, "is_bot": False, "first_name": "Dân"},
+                "chat_instance": str(chat_id),
+                "data": data,
+                "message": self.sent[message_id],
+            }
+        }
+
+    # -- reading what the bot did -------------------------------------------------------------
+
+    def messages_to(self, chat_id: int) -> list[dict]:
+        """sendMessage calls that succeeded for a chat, oldest first: the params as sent, plus
+        `_message_id` (the id the fake gave the message) and `_shown` (the text after parsing)."""
+        with self.cond:
+            return [
+                c.params for c in self.calls
+                if c.method == "sendMessage" and c.status == 200 and int(c.params["chat_id"]) == chat_id
+            ]
+
+    @staticmethod
+    def buttons(params: dict) -> list[tuple[str, str]]:
+        """(text, callback_data) of the inline keyboard of a sent message."""
+        markup = params.get("reply_markup") or {}
+        return [(b["text"], b.get("callback_data", "")) for row in markup.get("inline_keyboard", []) for b in row]
