@@ -126,10 +126,12 @@ class Assistant:
 
     # --- follow-ups from channels --------------------------------------------------------------
     def answer_faq(self, faq_id: str, message: Message) -> Reply:
+        """The citizen picked an entry (a suggestion or a topic question): answer and log it."""
         t = self._index.target(faq_id)
         if t is None or t.kind != "faq":
             return Reply(message.text, "unanswered", replies.UNANSWERED_NOT_LOGGED)
-        return Reply(message.text, "faq", t.answer.strip(), 1.0, faq_id=t.id, source=t.source)
+        reply = Reply(t.question, "faq", t.answer.strip(), 1.0, faq_id=t.id, source=t.source)
+        return self._log(message, views(t.question).normalized, reply, [])
 
     def reject_suggestions(self, log_id: int | None, message: Message) -> Reply:
         """The citizen said none of the suggestions fit: queue the question for review."""

@@ -89,13 +89,18 @@ def cmd_faq_check(args: argparse.Namespace) -> int:
     return 1 if errors else 0
 
 
-def _assistant(settings: Settings, index_dir: str | None, log_questions: bool):  # type: ignore[no-untyped-def]
+def _assistant(settings: Settings, index_dir: str | None, log_questions: bool,  # type: ignore[no-untyped-def]
+               rebuild: bool = False):
+    """The assistant; with `rebuild` (serve, start, chat) a missing or damaged index is rebuilt
+    once (bot.recovery), else (ask) it is a one-line error."""
     from bot.assistant import Assistant
+    from bot.recovery import assistant_with_recovery
     from bot.retrieval import IndexError_
 
+    make = assistant_with_recovery if rebuild else Assistant.from_settings
     try:
-        return Assistant.from_settings(settings, Path(index_dir) if index_dir else None,
-                                       log_questions=log_questions, embedder=_embedder(settings))
+        return make(settings, Path(index_dir) if index_dir else None,
+                    log_questions=log_questions, embedder=_embedder(settings))
     except IndexError_ as exc:
         raise UserError(str(exc)) from exc
 
@@ -148,7 +153,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     from bot.types import Message
 
     settings = _settings()
-    assistant = _assistant(settings, args.index, log_questions=True)
+    assistant = _assistant(settings, args.index, log_questions=True, rebuild=True)
     print(replies.GREETING)
     print("(Gõ câu hỏi rồi nhấn Enter. Gõ \"thoát\" hoặc nhấn Ctrl+D để kết thúc.)")
     last = None
@@ -196,7 +201,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not (settings.telegram_token or settings.zalo_token):
         raise UserError("no channel token: set TROLYSO_TELEGRAM_TOKEN and/or TROLYSO_ZALO_TOKEN "
                         "(environment or .env), or talk to the bot in the console with `trolyso chat`")
-    assistant = _assistant(settings, args.index, log_questions=True)
+    assistant = _assistant(settings, args.index, log_questions=True, rebuild=True)
     asyncio.run(serve(settings, assistant))
     return 0
 
@@ -265,6 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     start = sub.add_parser("start", help="serve if a channel token is set, else chat (make run)")
     start.add_argument("--index")
     start.set_defaults(func=cmd_start)
+    __import__("bot.cli_privacy", fromlist=["register"]).register(sub)  # trolyso privacy ...
     return p
 
 

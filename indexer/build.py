@@ -69,9 +69,16 @@ def dense_docs(t: Target) -> list[tuple[str, str]]:
     return [("passage", text), ("passage", fold(text.lower()))]
 
 
+QUESTION_WEIGHT = int(os.environ.get("TROLYSO_QW", "1"))  # scratch
+
+
 def lexical_doc(t: Target) -> list[str]:
-    parts = [t.question, *t.alternates, t.answer] if t.kind == "faq" else [t.question, t.answer]
-    return lexical_terms(" ".join(views(p).folded for p in parts))
+    """Folded syllables + bigrams of the question, alternates and answer (answers help a lot)."""
+    parts = [t.question, *t.alternates] * QUESTION_WEIGHT + [t.answer] if t.kind == "faq" else [t.question, t.answer]
+    terms: list[str] = []
+    for part in parts:
+        terms += lexical_terms(views(part).folded)
+    return terms
 
 
 def fuzzy_docs(t: Target) -> list[str]:

@@ -37,11 +37,13 @@ _FINGERPRINT_FILES = (
 )
 _WEIGHT_PATTERNS = ("model.safetensors", "model-*.safetensors", "pytorch_model.bin", "pytorch_model-*.bin")
 
-# Torch threads. Two threads help a batch only while the second core is free: when another
-# process keeps it busy, every OpenMP region waits for a descheduled worker and a short query
-# went from ~20 ms to ~700-950 ms on the 2-core target. So small query batches always run on
-# one thread (predictable latency), and larger batches use min(2, cores) unless the load
-# average says the machine is busy. TROLYSO_TORCH_THREADS fixes the batch thread count.
+# Torch threads. Two threads help only while the second core is free: measured on the 2-core
+# target, a short query takes ~12 ms on 2 threads and ~19 ms on 1 thread when idle, but when
+# another process keeps the other core busy every OpenMP region waits for a descheduled worker
+# and the same query takes 700-950 ms on 2 threads (~21 ms on 1). So small query batches run on
+# one thread (predictable latency); larger batches use min(2, cores) unless the load average
+# says the machine is busy. TROLYSO_TORCH_THREADS=N forces N threads for everything (e.g. 2 on
+# a dedicated machine).
 _SINGLE_THREAD_MAX_TEXTS = 4
 
 _threads_lock = threading.Lock()
@@ -56,10 +58,15 @@ def _torch_threads() -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
 
-def _batch_threads() -> int:
+def _forced_threads() -> int | None:
     env = os.environ.get("TROLYSO_TORCH_THREADS", "").strip()
-    if env.isdigit() and int(env) > 0:
-        return int(env)
+    return int(env) if env.isdigit() and int(env) > 0 else None
+
+
+def _batch_threads() -> int:
+    forced = _forced_threads()
+    if forced:
+        return forced
     n = _torch_threads()
     if n > 1:
         try:
@@ -69,6 +76,13 @@ def _batch_threads() -> int:
         if busy:
             return 1
     return n
+
+
+def _query_threads(n_texts: int) -> int:
+    forced = _forced_threads()
+    if forced:
+        return forced
+    return 1 if n_texts <= _SINGLE_THREAD_MAX_TEXTS else _batch_threads()
 
 
 @contextlib.contextmanager
@@ -192,8 +206,7 @@ class Embedder:
 
     def encode_queries(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         """Embed questions ("query: " prompt when the model has one): float32 [n, dim], unit norm."""
-        n = 1 if isinstance(texts, str) else len(texts)
-        threads = 1 if n <= _SINGLE_THREAD_MAX_TEXTS else _batch_threads()
+        threads = _query_threads(1 if isinstance(texts, str) else len(texts))
         return self._encode(texts, self._query_prompt, batch_size, False, threads)
 
     def encode_passages(self, texts: list[str], batch_size: int = 32, show_progress: bool = False) -> np.ndarray:

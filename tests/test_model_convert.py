@@ -39,14 +39,22 @@ def _cache_dir() -> Path:
     return Path(os.environ.get("TROLYSO_MODEL_DIR", "~/.cache/trolyso/models")).expanduser()
 
 
+def _shared(request, name: str):
+    """The project-wide fixture `name` (tests/conftest.py) when there is one, else None."""
+    try:
+        return request.getfixturevalue(name)
+    except pytest.FixtureLookupError:
+        return None
+
+
 @pytest.fixture(scope="session")
-def model_dir(tmp_path_factory) -> Path:
+def model_dir(request, tmp_path_factory) -> Path:
     """The real model cache when usable (fast), else a fresh conversion in a temp folder."""
-    cache = _cache_dir()
+    cache = _shared(request, "model_dir") or _cache_dir()
     try:
         prepare_model(cache, progress=False)
         return cache
-    except (ModelError, OSError):
+    except ModelError:
         tmp = tmp_path_factory.mktemp("models")
         prepare_model(tmp, progress=False)
         return tmp
@@ -58,7 +66,11 @@ def model_folder(model_dir) -> Path:
 
 
 @pytest.fixture(scope="session")
-def embedder(model_dir) -> Embedder:
+def embedder(request, model_dir) -> Embedder:
+    """Shares the session's embedder with the other test modules when conftest provides one."""
+    shared = _shared(request, "embedder")
+    if shared is not None and shared.name == BUILTIN_MODEL_NAME:
+        return shared
     return load_embedder(BUILTIN_MODEL_NAME, model_dir)
 
 
