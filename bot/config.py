@@ -32,11 +32,11 @@ class Thresholds(BaseSettings):
 
     model_config = SettingsConfigDict(extra="ignore")
 
-    answer: float = 0.64  # confidence at or above which the best FAQ entry is answered
-    clarify: float = 0.52  # confidence at or above which suggestions are offered
+    answer: float = 0.86  # confidence at or above which the best FAQ entry is answered
+    clarify: float = 0.78  # confidence at or above which suggestions are offered
     margin: float = 0.0  # top1 - top2 confidence below which an answer becomes a clarification
-    knowledge: float = 0.60  # confidence at or above which a knowledge passage is answered
-    coverage: float = 0.0  # minimum share of the question's content words the answer covers
+    rank_gap: float = 0.0  # top1 - top2 ranking score below which an answer becomes a clarification
+    knowledge: float = 0.73  # confidence at or above which a knowledge passage is answered
 
 
 class Settings(BaseSettings):
@@ -61,7 +61,9 @@ class Settings(BaseSettings):
     thresholds: Thresholds = Field(default_factory=Thresholds)
     dense_weight: float = 0.7  # weight of the cosine in the absolute confidence
     lexical_scale: float = 12.0  # K: BM25 score divided by K (capped at 1) in the confidence
-    near_duplicate_cosine: float = 0.95  # faq check warns above this cosine across ids
+    coverage_rank: float = 0.5  # weight of the coverage z-score in the ranking
+    knowledge_bonus: float = 0.03  # passages' calibration offset against FAQ entries
+    near_duplicate_cosine: float = 0.97  # faq check warns above this cosine across ids
     faiss_exact_max: int = 50_000  # above this many vectors, an approximate (HNSW) index is used
 
     # Channels
@@ -77,6 +79,8 @@ class Settings(BaseSettings):
     # Review loop
     review_chat_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    review_group_cosine: float = 0.95  # cosine to a review group's centroid from which a question joins it
+    review_poll_seconds: float = 5.0  # `serve`: how often new review items are grouped and posted
 
     # Abuse protection
     rate_limit_per_minute: int = 20

@@ -86,20 +86,21 @@ def score(questions: list[Question], replies: list[Reply], latencies_ms: list[fl
 def objective(m: dict) -> float:
     """What thresholds are tuned for: right answers and honest rejections, confident wrong costs."""
     return (m["in_scope_acc"] + 0.5 * m["in_scope_assisted"] + m["negative_rejection"] + m["knowledge_hit"]
-            - 1.0 * m["in_scope_wrong"] - 0.5 * m["negative_wrong"])
+            - 1.5 * m["in_scope_wrong"] - 0.5 * m["negative_wrong"])
 
 
 GRID = {
-    "answer": [x / 100 for x in range(50, 86, 2)],
-    "clarify_gap": [0.0, 0.04, 0.08, 0.12, 0.16],
-    "knowledge": [x / 100 for x in range(46, 80, 3)],
+    "answer": [x / 100 for x in range(60, 96, 2)],
+    "clarify_gap": [0.0, 0.08, 0.16],
+    "knowledge": [x / 100 for x in range(58, 90, 3)],
+    "rank_gap": [0.0, 0.5],
 }
 
 
 def grid() -> list[Thresholds]:
     out = []
-    for a, g, k in itertools.product(GRID["answer"], GRID["clarify_gap"], GRID["knowledge"]):
-        out.append(Thresholds(answer=a, clarify=round(a - g, 3) if g else a, knowledge=k))
+    for a, g, k, r in itertools.product(GRID["answer"], GRID["clarify_gap"], GRID["knowledge"], GRID["rank_gap"]):
+        out.append(Thresholds(answer=a, clarify=round(a - g, 3), knowledge=k, rank_gap=r))
     return out
 
 

@@ -9,6 +9,7 @@ Ranking and deciding use different scores (see ../shared/research/retrieval-leve
 from __future__ import annotations
 
 import json
+import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,6 +87,8 @@ class Index:
     def __init__(self, path: Path, embedder, params: RetrievalParams | None = None):
         import bm25s
         import faiss
+
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on import
 
         self.path = path
         self.params = params or RetrievalParams()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import os
 import shutil
 import sys
@@ -69,12 +70,9 @@ def dense_docs(t: Target) -> list[tuple[str, str]]:
     return [("passage", text), ("passage", fold(text.lower()))]
 
 
-QUESTION_WEIGHT = int(os.environ.get("TROLYSO_QW", "1"))  # scratch
-
-
 def lexical_doc(t: Target) -> list[str]:
     """Folded syllables + bigrams of the question, alternates and answer (answers help a lot)."""
-    parts = [t.question, *t.alternates] * QUESTION_WEIGHT + [t.answer] if t.kind == "faq" else [t.question, t.answer]
+    parts = [t.question, *t.alternates, t.answer] if t.kind == "faq" else [t.question, t.answer]
     terms: list[str] = []
     for part in parts:
         terms += lexical_terms(views(part).folded)
@@ -160,6 +158,8 @@ def publish(
 ) -> BuildStats:
     """Embed the targets (reusing the previous build's vectors) and swap in a new build."""
     import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on import
     import faiss
 
     started = time.perf_counter()

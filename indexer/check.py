@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from bot.config import Settings
-from bot.text import views
+from bot.text import has_diacritics, views
 from indexer.faq import FaqFile, Issue, load_faq
 
 DISTINCT_TAG = "distinct"
@@ -16,7 +16,9 @@ def near_duplicates(faq: FaqFile, embedder, threshold: float) -> list[Issue]:
     rows: list[tuple[int, str]] = []  # (entry index, question)
     for i, e in enumerate(faq.entries):
         for q in e.questions:
-            rows.append((i, q))
+            # unaccented texts have inflated cosines with everything: compare accented wording only
+            if has_diacritics(q):
+                rows.append((i, q))
     if len(faq.entries) < 2:
         return []
     vecs = embedder.encode_queries([views(q).normalized for _, q in rows])
