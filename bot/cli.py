@@ -271,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--index")
     start.set_defaults(func=cmd_start)
     __import__("bot.cli_privacy", fromlist=["register"]).register(sub)  # trolyso privacy ...
+    __import__("bot.cli_review", fromlist=["register"]).register(sub)  # trolyso review ...
     return p
 
 
@@ -290,5 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # `python -m bot.cli`: run the importable module, so its classes are shared
+    from bot.cli import main as _main
+
+    sys.exit(_main())

@@ -213,6 +213,9 @@ async def serve(settings: Settings, assistant: Assistant) -> None:
     """Run every configured channel (polling or webhook) and the ASGI app until stopped."""
     _protect_tokens(settings)
     server = build_server(settings, assistant)
-    await server.serve()
+    from bot.reload import live_services  # file watch + SIGHUP reloads, review posting loop
+
+    async with live_services(settings, assistant):
+        await server.serve()
     if not server.started:
         raise RuntimeError("The server did not start; see the log above")

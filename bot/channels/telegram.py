@@ -312,6 +312,9 @@ class TelegramChannel:
     def _add_handlers(self) -> None:
         app = self.app
         app.add_handler(TypeHandler(Update, self._drop_duplicates), group=-1)
+        from bot.channels.review_telegram import register_review  # review buttons, answers, /reload
+
+        register_review(self)  # before the citizens' handlers, which would take reviewers' replies
         app.add_handler(CommandHandler(["start", "help"], self._on_start))
         app.add_handler(CallbackQueryHandler(self._on_category, pattern=f"^{CB_CATEGORY}[:#]"))
         app.add_handler(CallbackQueryHandler(self._on_question, pattern=f"^{CB_QUESTION}[:#]"))
