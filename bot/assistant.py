@@ -70,8 +70,9 @@ class Assistant:
 
     # --- the pipeline ------------------------------------------------------------------------
     def handle(self, message: Message) -> Reply:
-        question = unicodedata.normalize("NFC", message.text or "")[:MAX_QUESTION_CHARS]
-        v = views(message.text or "")
+        raw = (message.text or "")[: 4 * MAX_QUESTION_CHARS]  # bounded work and cache keys
+        question = unicodedata.normalize("NFC", raw)[:MAX_QUESTION_CHARS]
+        v = views(raw)
         if not v.has_content:
             return Reply(question, "unanswered", replies.EMPTY)
         intent = detect_chitchat(v.folded)

@@ -45,11 +45,18 @@ def _faq_errors(exc) -> int:  # type: ignore[no-untyped-def]
 
 # --- commands ------------------------------------------------------------------------------------
 def cmd_model_prepare(args: argparse.Namespace) -> int:
-    from indexer.model_convert import ModelError, prepare_model
+    from indexer.embedder import load_embedder
+    from indexer.model_convert import BUILTIN_MODEL_NAME, ModelError, prepare_model
 
     settings = _settings()
     try:
         path = prepare_model(settings.model_dir, force=args.force, progress=True)
+        try:  # the marker checks sizes; a same-size corruption only shows when loading
+            load_embedder(BUILTIN_MODEL_NAME, settings.model_dir)
+        except ModelError as exc:
+            print(f"trolyso: the model cache does not load ({exc}); converting it again", file=sys.stderr)
+            path = prepare_model(settings.model_dir, force=True, progress=True)
+            load_embedder(BUILTIN_MODEL_NAME, settings.model_dir)
     except ModelError as exc:
         raise UserError(str(exc)) from exc
     print(f"model ready: {path}")

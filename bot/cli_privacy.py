@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import re
-from pathlib import Path
 
 OPEN_STATUSES = ("pending", "open")  # review items/groups still waiting for a person
 UPDATE_KEYS_MAX_AGE = dt.timedelta(days=7)
@@ -87,24 +86,44 @@ def purge(store, older_than: dt.timedelta, *, dry_run: bool = False, now: dt.dat
     return counts
 
 
+class _Database:
+    """What `purge` needs from a Store, without the Store's start-up spool warnings."""
+
+    def __init__(self, url: str) -> None:
+        from sqlalchemy.orm import sessionmaker
+
+        from bot.storage import make_engine
+
+        self.engine = make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def ensure_schema(self) -> None:
+        from bot.storage import migrate
+
+        migrate(self.engine)
+
+    def session(self):  # type: ignore[no-untyped-def]
+        return self._sessions()
+
+
 def cmd_privacy_purge(args: argparse.Namespace) -> int:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
     from bot.cli import UserError, _settings
-    from bot.storage import Store
+    from bot.storage import normalize_url
 
     settings = _settings()
     url = settings.resolved_db_url
-    shown = make_url(url).render_as_string(hide_password=True)
-    store = Store(url, Path(settings.data_dir) / "spool.jsonl")
+    shown = make_url(normalize_url(url)).render_as_string(hide_password=True)
+    db = _Database(url)
     try:
-        counts = purge(store, args.older_than, dry_run=args.dry_run)
+        counts = purge(db, args.older_than, dry_run=args.dry_run)
     except SQLAlchemyError as exc:
-        detail = str(getattr(exc, "orig", None) or exc.__class__.__name__).strip().splitlines()[0][:200]
-        raise UserError(f"cannot purge the database {shown}: {exc.__class__.__name__}: {detail}") from exc
+        detail = (str(getattr(exc, "orig", None) or "").strip().splitlines() or [""])[0][:200]
+        raise UserError(f"cannot purge the database {shown}: {exc.__class__.__name__}: {detail}".rstrip(": ")) from exc
     finally:
-        store.close()
+        db.engine.dispose()
     verb = "would delete" if args.dry_run else "deleted"
     print(f"{verb} {counts['questions']} question log record(s), {counts['review_items']} closed review "
           f"item(s), {counts['review_groups']} closed review group(s) and {counts['update_keys']} delivery "

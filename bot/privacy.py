@@ -25,9 +25,9 @@ _KEEP = "|".join([
     rf"{_YEAR}-{_MONTH}-{_DAY}{_END}",  # 2024-12-22
     rf"{_MONTH}[.\-]{_YEAR}{_END}",  # 03-2024
     rf"{_YEAR}\s?[-–]\s?{_YEAR}{_END}",  # 2021-2025
-    rf"1[89]00(?:[ .\-]?\d){{4,6}}{_END}",  # 1900 1234, 1800 1091, 1900 561 290
+    rf"1[89]00(?:[ .\-]?\d){{4}}(?:(?:[ .\-]?\d){{2}})?{_END}",  # 1900 1234, 1800 1091, 1900 561 290
     # amounts: 1.500.000 đồng, 1.500.000đ, 500,000 VNĐ, 1500000 đồng, 2 triệu
-    r"(?:[1-9]\d{0,2}(?:[.,]\d{3})+|[1-9]\d{0,9})(?:[.,]\d{1,2})?\s?"
+    r"(?:[1-9]\d{0,2}(?:[.,]\d{3})+|[1-9]\d{0,7})(?:[.,]\d{1,2})?\s?"
     r"(?:đồng(?!\s?(?:thời|ý|hồ|bào|chí|nghiệp|hương|bộ|ruộng|tiền))|vnđ|vnd|đ(?!\w)|₫|triệu|tr(?!\w)|"
     r"nghìn|ngàn|k(?!\w)|tỷ|tỉ|usd|\$)",
 ])
@@ -44,6 +44,9 @@ _TOKENS = re.compile(
 )
 
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
 def _classify(run: str, before: str, after: str) -> str | None:
     """The placeholder for a digit run, or None to keep it."""
     digits = re.sub(r"\D", "", run)
@@ -55,7 +58,7 @@ def _classify(run: str, before: str, after: str) -> str | None:
         return None  # short numbers: 156, 5656, 2030, article numbers, amounts in thousands
     phone_like = (digits[0] == "0" and digits[1] != "0" and n in (10, 11)) or (
         digits.startswith("84") and digits[2] != "0" and n in (11, 12))
-    if not phone_like and (before == "/" or after == "/"):
+    if not phone_like and n <= 8 and (before == "/" or after == "/"):
         return None  # part of a document number: 1234567/QĐ-UBND
     if phone_like:
         return PHONE
@@ -68,10 +71,13 @@ def redact(text: str) -> str:
     """Replace phone numbers, ID numbers, e-mails and account numbers by placeholders.
 
     Dates, year ranges, hotlines (1900/1800 …), amounts of money and document numbers
-    (57-NQ/TW, 13/2023/NĐ-CP) are kept.
+    (57-NQ/TW, 13/2023/NĐ-CP) are kept. Everything stored goes through here, so the result is
+    always storable: lone surrogates (a JSON body may carry "\\ud800") and NUL characters
+    (PostgreSQL text cannot hold them) become U+FFFD.
     """
     if not text:
         return text
+    text = _UNSTORABLE.sub("\ufffd", text)
 
     def repl(m: re.Match[str]) -> str:
         if m.group("email") is not None:
@@ -108,4 +114,5 @@ def load_secret_key(configured: str | None, data_dir: Path) -> bytes:
 def hash_user(key: bytes, channel: str, user_id: str) -> str:
     if not user_id:
         return ""
-    return hmac.new(key, f"{channel}:{user_id}".encode(), hashlib.sha256).hexdigest()[:32]
+    data = f"{channel}:{user_id}".encode("utf-8", "surrogatepass")  # ids come from JSON: any str
+    return hmac.new(key, data, hashlib.sha256).hexdigest()[:32]

@@ -193,7 +193,10 @@ def _protect_tokens(settings: Settings) -> None:
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    redact = _RedactTokens([settings.telegram_token or "", settings.zalo_token or ""])
+    secrets = [settings.telegram_token or "", settings.zalo_token or "", settings.secret_key or ""]
+    if settings.public_url:  # webhook secrets travel in setWebhook calls, which PTB logs at DEBUG
+        secrets += list(webhook_secrets(settings).values())
+    redact = _RedactTokens(secrets)
     for handler in logging.getLogger().handlers:
         for old in [f for f in handler.filters if isinstance(f, _RedactTokens)]:
             handler.removeFilter(old)

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, event, select, update
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.models import ProcessedUpdate, QuestionLog, ReviewItem
@@ -172,11 +172,15 @@ class Store:
                 lines = self.spool_path.read_text(encoding="utf-8").splitlines()
             except FileNotFoundError:
                 return 0
-            written, keep = 0, []
+            written, keep, dead = 0, [], []
             for line in lines:
                 if not line.strip():
                     continue
-                item = json.loads(line)
+                try:
+                    item = json.loads(line)
+                except ValueError:  # torn by a crash or a full disk: set aside, never block answers
+                    dead.append(line)
+                    continue
                 try:
                     self.ensure_schema()
                     if "question" in item:
@@ -186,8 +190,14 @@ class Store:
                         with self.session() as s, s.begin():
                             s.add(ReviewItem(question_id=item.get("question_id"), **item["review_only"]))
                     written += 1
+                except (IntegrityError, DataError, TypeError):  # this record will never fit: set aside
+                    dead.append(line)
                 except SQLAlchemyError:
                     keep.append(line)
+            if dead:
+                log.warning("%d spooled record(s) could not be written; kept in %s", len(dead), self.dead_path)
+                with open(self.dead_path, "a", encoding="utf-8") as fh:
+                    fh.write("\n".join(dead) + "\n")
             tmp = self.spool_path.with_suffix(".tmp")
             if keep:
                 tmp.write_text("\n".join(keep) + "\n", encoding="utf-8")
@@ -195,6 +205,10 @@ class Store:
             else:
                 self.spool_path.unlink(missing_ok=True)
             return written
+
+    @property
+    def dead_path(self) -> Path:
+        return self.spool_path.with_name(self.spool_path.stem + ".dead.jsonl")
 
     def _already(self, spool_key: str) -> bool:
         with self.session() as s:

@@ -4,6 +4,7 @@ per-person rate limit, the webhook secret check and a few fixed texts."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import time
 from collections import deque
@@ -71,7 +72,8 @@ async def claim(assistant: Assistant, channel: str, key: str) -> bool:
     """True the first time an update key is seen (across processes, via the store)."""
     if assistant.store is None:  # an assistant that logs nothing cannot deduplicate either
         return True
-    return await asyncio.to_thread(assistant.store.claim_update, channel, key)
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:48]  # keys hold raw chat ids
+    return await asyncio.to_thread(assistant.store.claim_update, channel, digest)
 
 
 class UserRateLimit:
