@@ -28,6 +28,7 @@ test: setup
 bench: setup
 	$(BIN)/python -m pytest -q -m bench -p no:cacheprovider
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/external.py
 
 eval: setup
 	$(BIN)/trolyso eval --set ../shared/eval/dev --cv 5

@@ -89,6 +89,11 @@ class Index:
         import faiss
 
         logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on import
+        # Questions are searched one at a time: a second OpenMP thread does not help, and when the
+        # other core is busy (another request, the database) every search waits for a descheduled
+        # worker; exact search over 40k vectors took 44-48 ms on 2 threads instead of 7 ms on one
+        # (bench/results/faiss.md). Process-wide: index builds in this process use one thread too.
+        faiss.omp_set_num_threads(1)
 
         self.path = path
         self.params = params or RetrievalParams()

@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, select, update
+from sqlalchemy import create_engine, event, select, text, update
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -60,6 +60,8 @@ def migrate(engine: Engine) -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # processes starting together migrate one at a time
+            conn.execute(text("SELECT pg_advisory_xact_lock(5757057)"))
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 
@@ -71,6 +73,7 @@ class Store:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.spool_path = spool_path
         self._spool_lock = threading.Lock()
+        self._local_claims: set[tuple[str, str]] = set()
         self._migrated = False
         try:
             self.ensure_schema()
@@ -139,8 +142,6 @@ class Store:
         except SQLAlchemyError:
             log.warning("database unavailable for deduplication; handling update %s once locally", key)
             return self._claim_local(channel, key)
-
-    _local_claims: set[tuple[str, str]] = set()
 
     def _claim_local(self, channel: str, key: str) -> bool:
         k = (channel, str(key))
