@@ -7,8 +7,6 @@ import json
 import logging
 import os
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 from bot.config import Settings, get_settings
@@ -277,8 +275,10 @@ def build_parser() -> argparse.ArgumentParser:
     start = sub.add_parser("start", help="serve if a channel token is set, else chat (make run)")
     start.add_argument("--index")
     start.set_defaults(func=cmd_start)
-    __import__("bot.cli_privacy", fromlist=["register"]).register(sub)  # trolyso privacy ...
-    __import__("bot.cli_review", fromlist=["register"]).register(sub)  # trolyso review ...
+    from bot import cli_privacy, cli_review
+
+    cli_privacy.register(sub)  # trolyso privacy ...
+    cli_review.register(sub)  # trolyso review ...
     return p
 
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from bot import evaluate as ev

@@ -89,3 +89,22 @@ def pg_url() -> str:
         pytest.fail(f"PostgreSQL is not reachable at {PG_URL} ({exc.__class__.__name__}: {exc}). "
                     "Start it (see .ci/run) or set TROLYSO_TEST_PG_URL.", pytrace=False)
     return PG_URL
+
+
+@pytest.fixture()
+def pg_schema_url(pg_url):
+    """A fresh PostgreSQL schema for one test (search_path in the URL), dropped afterwards."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    from bot.storage import normalize_url
+
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    engine = create_engine(normalize_url(pg_url))
+    with engine.begin() as conn:
+        conn.execute(text(f"create schema {schema}"))
+    yield f"{pg_url}?options=-csearch_path%3D{schema}"
+    with engine.begin() as conn:
+        conn.execute(text(f"drop schema {schema} cascade"))
+    engine.dispose()

@@ -25,18 +25,17 @@ import statistics
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter, defaultdict
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
 from bot.chitchat import detect as detect_chitchat
 from bot.models import ProcessedUpdate, QuestionLog, ReviewItem
-from bot.storage import Store, normalize_url
+from bot.storage import Store
 from bot.text import views
 from tests.conftest import SHARED, make_settings
 
@@ -265,18 +264,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture()
-def pg_schema(pg_url):
-    schema = f"load_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(normalize_url(pg_url))
-    with engine.begin() as conn:
-        conn.execute(text(f"create schema {schema}"))
-    yield f"{pg_url}?options=-csearch_path%3D{schema}"
-    with engine.begin() as conn:
-        conn.execute(text(f"drop schema {schema} cascade"))
-    engine.dispose()
-
-
 @asynccontextmanager
 async def serve_processes(n: int, tmp_path: Path, index_dir: Path, db_url: str, tg, zl):  # type: ignore[no-untyped-def]
     """`n` `trolyso serve` subprocesses in webhook mode; yields their base URLs once healthy."""
@@ -423,14 +410,14 @@ def describe(stats: dict) -> str:
     return ", ".join(f"{k}: {v}" for k, v in sorted(stats.items()))
 
 
-async def test_scale_out_small(tmp_path, small_index_dir, pg_schema):
-    rows, stats = await run_scale_out(tmp_path, small_index_dir, pg_schema, 10, 5, 3, timeout=60)
+async def test_scale_out_small(tmp_path, small_index_dir, pg_schema_url):
+    rows, stats = await run_scale_out(tmp_path, small_index_dir, pg_schema_url, 10, 5, 3, timeout=60)
     report(None, table("Scale-out (small)", rows, describe(stats)))
 
 
 @pytest.mark.bench
-async def test_scale_out_bench(tmp_path, small_index_dir, pg_schema):
-    rows, stats = await run_scale_out(tmp_path, small_index_dir, pg_schema, 200, 100, 10, timeout=600)
+async def test_scale_out_bench(tmp_path, small_index_dir, pg_schema_url):
+    rows, stats = await run_scale_out(tmp_path, small_index_dir, pg_schema_url, 200, 100, 10, timeout=600)
     report("load_webhook", table(
         "Scale-out: two `trolyso serve` processes (webhook) sharing PostgreSQL", rows,
         "200 Telegram + 100 Zalo simulated citizens, 10 dev-set questions each, one after another, all at "

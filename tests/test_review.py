@@ -418,24 +418,6 @@ async def test_link_teaches_the_wordings_and_promote_adds_an_entry(env, apis):
 
 
 # --- PostgreSQL ----------------------------------------------------------------------------------
-@pytest.fixture
-def pg_schema_url(pg_url):
-    import uuid
-
-    from sqlalchemy import create_engine, text
-
-    from bot.storage import normalize_url
-
-    schema = f"t_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(normalize_url(pg_url))
-    with engine.begin() as conn:
-        conn.execute(text(f"create schema {schema}"))
-    yield f"{pg_url}?options=-csearch_path%3D{schema}"
-    with engine.begin() as conn:
-        conn.execute(text(f"drop schema {schema} cascade"))
-    engine.dispose()
-
-
 async def test_the_queue_works_on_postgresql(tmp_path, small_index_dir, embedder, model_dir, pg_schema_url, apis):
     tg, zalo = apis
     e = make_env(tmp_path, small_index_dir, embedder, model_dir, db_url=pg_schema_url)

@@ -1,11 +1,8 @@
-import os
-import uuid
 
-import pytest
-from sqlalchemy import create_engine, func, inspect, select, text
+from sqlalchemy import func, inspect, select
 
-from bot.models import ProcessedUpdate, QuestionLog, ReviewItem
-from bot.storage import Store, normalize_url
+from bot.models import QuestionLog, ReviewItem
+from bot.storage import Store
 
 
 def record(text="câu hỏi", kind="unanswered"):
@@ -36,18 +33,6 @@ def test_sqlite_store(tmp_path):
     exercise(store)
     assert {"questions", "review_items", "review_groups", "processed_updates", "alembic_version"} <= set(
         inspect(store.engine).get_table_names())
-
-
-@pytest.fixture()
-def pg_schema_url(pg_url):
-    schema = f"t_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(normalize_url(pg_url))
-    with engine.begin() as conn:
-        conn.execute(text(f"create schema {schema}"))
-    yield f"{pg_url}?options=-csearch_path%3D{schema}"
-    with engine.begin() as conn:
-        conn.execute(text(f"drop schema {schema} cascade"))
-    engine.dispose()
 
 
 def test_postgres_store(pg_schema_url, tmp_path):
