@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -27,10 +27,10 @@ def _config_file() -> Path:
     return Path(os.environ.get("TROLYSO_CONFIG", "trolyso.toml"))
 
 
-class Thresholds(BaseSettings):
+class Thresholds(BaseModel):
     """Decision thresholds, calibrated on ../shared/eval/dev (never on the FAQ's own questions)."""
 
-    model_config = SettingsConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore")
 
     answer: float = 0.86  # confidence at or above which the best FAQ entry is answered
     clarify: float = 0.78  # confidence at or above which suggestions are offered
