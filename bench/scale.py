@@ -48,7 +48,7 @@ def search_times(index, vs, vecs) -> tuple[dict[str, dict[str, float]], list]:  
             index.lexical_scores(v.folded)
         out["lexical"].append(t.ms)
         with Timer() as t:
-            index.fuzzy_scores(v.folded, set())
+            index.fuzzy_scores(v.folded)
         out["fuzzy"].append(t.ms)
     return {k: lat_summary(x) for k, x in out.items()}, tops
 

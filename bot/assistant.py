@@ -89,8 +89,7 @@ class Assistant:
         if d.kind == "faq" and best:
             t = index.target(best.target)
             assert t is not None
-            return Reply(question, "faq", t.answer.strip(), d.score, faq_id=t.id, source=t.source,
-                         candidates=())
+            return Reply(question, "faq", t.answer.strip(), d.score, faq_id=t.id, source=t.source)
         if d.kind == "knowledge" and best:
             t = index.target(best.target)
             assert t is not None

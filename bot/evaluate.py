@@ -7,6 +7,7 @@ import json
 import random
 import statistics
 import time
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +44,7 @@ def correct(q: Question, r: Reply) -> bool:
         return r.kind == "faq" and r.faq_id == q.expect
     if q.kind in KNOWLEDGE:
         return r.kind in ("faq", "knowledge") and any(
-            __import__("unicodedata").normalize("NFC", t) in r.answer for t in q.expect_text)
+            unicodedata.normalize("NFC", t) in r.answer for t in q.expect_text)
     if q.kind in NEGATIVE:
         return r.kind == "unanswered"
     if q.kind == "chitchat":

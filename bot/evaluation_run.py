@@ -86,5 +86,4 @@ def threshold_replayer(assistant: Assistant, questions: list[ev.Question], param
             cands = score_features(feats[i], p)  # type: ignore[arg-type]
         return assistant._reply(questions[i].text, decide(cands, thresholds), index)
 
-    answer_with.features = feats  # type: ignore[attr-defined]
     return answer_with

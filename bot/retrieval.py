@@ -139,7 +139,6 @@ class Index:
             for s in fuzzy_docs(t):
                 self._fuzzy_choices.append(s)
                 self._fuzzy_owner.append(i)
-        self._fuzzy_owner_arr = np.asarray(self._fuzzy_owner, dtype=np.int64)
 
     @classmethod
     def open(cls, out: Path, embedder, params: RetrievalParams | None = None) -> "Index":
@@ -186,7 +185,7 @@ class Index:
             return np.zeros(len(self.targets), dtype=np.float32)
         return self.bm25.get_scores(terms)
 
-    def fuzzy_scores(self, folded: str, pool: set[int]) -> dict[int, float]:
+    def fuzzy_scores(self, folded: str) -> dict[int, float]:
         from rapidfuzz import fuzz, process
 
         if not self._fuzzy_choices or not folded:
@@ -214,7 +213,7 @@ class Index:
         lex = self.lexical_scores(v.folded)
         top_lex = np.argpartition(-lex, min(p.pool, len(lex) - 1))[: p.pool]
         pool = set(sorted(dense, key=dense.get, reverse=True)[: p.pool]) | {int(i) for i in top_lex if lex[i] > 0}
-        fuzzy = self.fuzzy_scores(v.folded, pool)
+        fuzzy = self.fuzzy_scores(v.folded)
         pool |= set(fuzzy)
         missing = [t for t in pool if t not in dense]
         dense.update(self.dense_for(query_vec, missing))

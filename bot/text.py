@@ -145,7 +145,7 @@ class Views:
 
 @lru_cache(maxsize=8192)
 def views(text: str) -> Views:
-    original = clean(text)[:MAX_QUESTION_CHARS] if len(text) > MAX_QUESTION_CHARS else clean(text)
+    original = clean(text)[:MAX_QUESTION_CHARS]
     toks = tokens(canonical_tones(original))
     normalized = " ".join(expand_teencode(toks))
     return Views(original=original, normalized=normalized, folded=fold(normalized))

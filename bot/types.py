@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 Kind = Literal["faq", "knowledge", "clarify", "chitchat", "unanswered"]
@@ -50,7 +50,6 @@ class Reply:
     faq_id: str | None = None
     source: str | None = None
     suggestions: tuple[Suggestion, ...] = ()
-    candidates: tuple[Candidate, ...] = field(default=(), compare=False)
     log_id: int | None = None  # id of the stored question record, if logged
 
     def to_json(self) -> dict:

@@ -42,7 +42,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
 from bot.channels.render import TELEGRAM_LIMIT, split_message
-from bot.channels.telegram import telegram_length
+from bot.channels.telegram import drop_buttons, telegram_length
 from bot.config import Settings
 from bot.review import (
     ActionResult,
@@ -323,16 +323,16 @@ class ReviewHandlers:
             elif action == IGNORE:
                 await asyncio.to_thread(self.queue.ignore, gid)
                 await query.answer()
-                await self._drop_buttons(query.message)
+                await drop_buttons(query.message)
                 await self._reply(query.message, IGNORED.format(who=_name(user), gid=gid))
             elif action == PROMOTE:
                 result = await asyncio.to_thread(promote_group, self.queue, self.editor, gid)
                 await query.answer()
-                await self._drop_buttons(query.message)
+                await drop_buttons(query.message)
                 await self._reply(query.message, PROMOTED.format(gid=gid, faq_id=result.faq_id))
             elif action == CANCEL:
                 await query.answer(CANCELLED)
-                await self._drop_buttons(query.message)
+                await drop_buttons(query.message)
             else:
                 await query.answer(EXPIRED)
         except ReviewError as exc:
@@ -356,7 +356,7 @@ class ReviewHandlers:
         group = await asyncio.to_thread(self.queue.group, gid)  # type: ignore[union-attr]
         if group.status != "pending":
             await query.answer(ALREADY.format(gid=gid, status=group.status), show_alert=True)
-            await self._drop_buttons(query.message)
+            await drop_buttons(query.message)
             return None
         return group
 
@@ -405,7 +405,7 @@ class ReviewHandlers:
         async with self._deliverer(context) as deliverer:
             result = await link_group(self.queue, deliverer, self.editor, gid, faq_id,  # type: ignore[arg-type]
                                       self.assistant.index)
-        await self._drop_buttons(query.message)
+        await drop_buttons(query.message)
         await self._reply(query.message, self._summary(result))
 
     # -- the reviewer's answer ---------------------------------------------------------------
@@ -477,15 +477,6 @@ class ReviewHandlers:
         await _send(message.get_bot(), message.chat.id, text,
                     reply_parameters=ReplyParameters(message.message_id, allow_sending_without_reply=True),
                     **kwargs)
-
-    @staticmethod
-    async def _drop_buttons(message: TgMessage | None) -> None:
-        if message is None:
-            return
-        try:
-            await message.edit_reply_markup(reply_markup=None)
-        except TelegramError as exc:  # e.g. "message is not modified" on a double tap
-            log.debug("review: could not remove buttons: %s", exc)
 
 
 class _AwaitingAnswer(filters.MessageFilter):

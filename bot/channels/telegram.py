@@ -221,6 +221,16 @@ def _button_text(message: TgMessage | None, data: str) -> str:
     return ""
 
 
+async def drop_buttons(message: TgMessage | None) -> None:
+    """Remove the inline buttons of a message that was acted on (answered, rated, reviewed)."""
+    if message is None:
+        return
+    try:
+        await message.edit_reply_markup(reply_markup=None)
+    except TelegramError as exc:  # e.g. "message is not modified" on a double tap
+        log.debug("Telegram: could not remove buttons: %s", exc)
+
+
 class TelegramChannel:
     """The Telegram adapter. `start()`/`stop()` run it; `webhook()` is the ASGI endpoint."""
 
@@ -392,7 +402,7 @@ class TelegramChannel:
         raw = query.data.partition(":")[2]
         log_id = int(raw) if raw.isdigit() else None
         await query.answer()
-        await self._drop_buttons(query.message)
+        await drop_buttons(query.message)
         reply = await common.ask(
             self.metrics, CHANNEL, self.assistant.reject_suggestions, log_id, self._message(update, "")
         )
@@ -406,7 +416,7 @@ class TelegramChannel:
             self.assistant.feedback, int(raw_id), helpful, self._message(update, "")
         )
         await query.answer(replies.FEEDBACK_THANKS if helpful else None)
-        await self._drop_buttons(query.message)
+        await drop_buttons(query.message)
         if not helpful:
             await query.message.reply_text(replies.FEEDBACK_SORRY)
 
@@ -467,14 +477,6 @@ class TelegramChannel:
             await self.app.bot.send_chat_action(chat_id, ChatAction.TYPING)
         except TelegramError as exc:  # the indicator is a nicety; never block the answer on it
             log.debug("Telegram: typing indicator failed: %s", exc)
-
-    async def _drop_buttons(self, message: TgMessage | None) -> None:
-        if message is None:
-            return
-        try:
-            await message.edit_reply_markup(reply_markup=None)
-        except BadRequest as exc:  # e.g. "message is not modified" on a double tap
-            log.debug("Telegram: could not remove buttons: %s", exc)
 
     def _markup(self, reply: Reply) -> InlineKeyboardMarkup | None:
         if reply.kind == "clarify" and reply.suggestions:
