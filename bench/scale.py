@@ -168,12 +168,16 @@ def run(sizes: tuple[int, ...] = (150, 10_000, 100_000), faiss_counts: tuple[int
 
 def reindex(faq: Path, out: Path, emb) -> str:
     """Edit one entry (question and answer) of the built FAQ, rebuild, and time the steps."""
-    import bm25s
+    import json
+
+    import faiss
     import yaml
 
     from bot.text import views
-    from indexer.build import EmbeddingCache, current_build, dense_docs, faq_target, lexical_doc, make_faiss_index
-    from indexer.faq import load_faq
+    from indexer.build import (EmbeddingCache, current_build, dense_docs, faq_target, make_faiss_index,
+                               term_counts, text_key)
+    from indexer.faq import load_faq, paused_gc
+    from indexer.texts import TextCache
 
     text = faq.read_text(encoding="utf-8")
     i = text.index("id: syn-005000\n")
@@ -186,42 +190,51 @@ def reindex(faq: Path, out: Path, emb) -> str:
     views.cache_clear()  # as in a fresh `trolyso index` process
     stats, seconds = build(faq, out, emb, 10**9)
 
-    # the same work step by step (fresh text caches, as in a new process)
+    # the same work step by step (fresh text caches, as in a new process), on the build just made
     views.cache_clear()
+    prev = current_build(out)
     steps: list[list[object]] = []
     with Timer() as t:
-        entries = load_faq(faq).entries
-    steps.append(["parse + validate the FAQ (indexer/faq.py, pure-Python yaml.SafeLoader)", t.seconds])
+        cache = TextCache.load(prev)
+    steps.append(["load the normalised texts of the previous build (texts.json)", t.seconds])
     with Timer() as t:
-        yaml.compose(edited, Loader=yaml.SafeLoader)
-    steps.append(["  of which yaml.compose", t.seconds])
-    with Timer() as t:
+        entries = load_faq(faq, cache.folded).entries
+    steps.append(["parse + validate the FAQ (indexer/faq.py)", t.seconds])
+    with Timer() as t, paused_gc():
         yaml.compose(edited, Loader=yaml.CSafeLoader)
-    steps.append(["  what-if: yaml.compose with libyaml's CSafeLoader", t.seconds])
+    steps.append(["  of which yaml.compose (libyaml)", t.seconds])
     targets = [faq_target(e) for e in entries]
     with Timer() as t:
-        for tg in targets:
-            dense_docs(tg)
-    steps.append(["dense texts of every entry (dense_docs -> bot.text.views)", t.seconds])
+        text_keys, texts = cache.lookup(targets)
+    steps.append(["normalised texts of every entry (hash each, derive the edited one)", t.seconds])
     with Timer() as t:
-        cache = EmbeddingCache.load(current_build(out) / "cache.npz", emb.fingerprint)
-    steps.append(["load the previous build's embedding cache", t.seconds])
+        docs = [d for tg, tt in zip(targets, texts) for d in dense_docs(tg, tt)]
+        keys = [text_key(p, s) for p, s in docs]
+    steps.append(["dense texts and their keys", t.seconds])
     with Timer() as t:
-        docs = [lexical_doc(tg) for tg in targets]
-    steps.append(["BM25 documents of every entry (lexical_doc -> bot.text.views of answers)", t.seconds])
+        vectors = EmbeddingCache.load(prev, emb.fingerprint)
+    steps.append(["load the previous build's vectors (dense.faiss + dense_keys.json)", t.seconds])
     with Timer() as t:
-        bm25s.BM25().index(docs, show_progress=False)
-    steps.append(["BM25 index (bm25s)", t.seconds])
-    matrix = np.stack(list(cache.vectors.values())).astype(np.float32)
+        matrix = vectors.matrix_for(keys, emb.dim)
+    steps.append(["gather the vectors of this build", t.seconds])
     with Timer() as t:
-        make_faiss_index(matrix, matrix.shape[1], 10**9)
+        index = make_faiss_index(matrix, matrix.shape[1], 10**9)
     steps.append(["FAISS IndexFlatIP", t.seconds])
+    tmp = WORK / "scale" / "timing"
+    tmp.mkdir(parents=True, exist_ok=True)
     with Timer() as t:
-        cache.save(WORK / "scale" / "cache-timing.npz", emb.fingerprint, list(cache.vectors))
-    steps.append(["write cache.npz", t.seconds])
+        faiss.write_index(index, str(tmp / "dense.faiss"))
+        EmbeddingCache.save(tmp, emb.fingerprint, keys)
+        TextCache.save(tmp, text_keys, texts)
+        (tmp / "targets.json").write_text(json.dumps([vars(x) for x in targets], ensure_ascii=False),
+                                          encoding="utf-8")
+    steps.append(["write dense.faiss, dense_keys.json, texts.json, targets.json", t.seconds])
+    with Timer() as t:
+        term_counts(prev, cache.order, text_keys, texts).save(tmp / "bm25.npz")
+    steps.append(["BM25 term counts (those of unchanged entries from the previous build) + save", t.seconds])
     rows = [["`build_index` after the edit (wall)", seconds], ["texts embedded now", float(stats.embedded)], *steps]
     return (f"One entry's question and answer edited in a 10,000-entry FAQ ({stats.vectors:,} vectors, exact "
-            "FAISS), then `build_index` again: only the changed texts are embedded (the cache of the "
+            "FAISS), then `build_index` again: only the changed texts are embedded and normalised (the "
             "previous build holds the rest). Then the same steps timed one by one.\n\n"
             + md_table(["step", "seconds"], rows, nd=2))
 

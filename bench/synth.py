@@ -95,6 +95,7 @@ def make(n: int, embedder, seed: int = 0) -> Synthetic:
     from bot.text import views
     from indexer.build import dense_docs, faq_target, text_key
     from indexer.faq import FaqEntry
+    from indexer.texts import derive
 
     srcs = sources()
     norm, fold = source_vectors(embedder, srcs)
@@ -129,7 +130,8 @@ def make(n: int, embedder, seed: int = 0) -> Synthetic:
                          category=srcs[a].category, alternates=(alt,), source="Dữ liệu tổng hợp cho đo đạc")
         entries.append(entry)
         pairs = {q: (a, b), alt: (c, d)}
-        for prompt, text in dense_docs(faq_target(entry)):
+        target = faq_target(entry)
+        for prompt, text in dense_docs(target, derive(target)):
             for src_text, (x, y) in pairs.items():
                 v = views(src_text)
                 if text == v.normalized:
@@ -166,12 +168,16 @@ def seed_cache(out: Path, embedder, vectors: dict[str, np.ndarray]) -> None:
     fingerprint), so that build_index finds them as if a previous build had embedded them."""
     import os
 
-    from indexer.build import EmbeddingCache
+    import faiss
+
+    from indexer.build import EmbeddingCache, make_faiss_index
 
     seed = out / "builds" / "00000000-seed"
     seed.mkdir(parents=True, exist_ok=True)
-    cache = EmbeddingCache(dict(vectors))
-    cache.save(seed / "cache.npz", embedder.fingerprint, list(vectors))
+    keys = list(vectors)
+    matrix = np.stack([vectors[k] for k in keys]).astype(np.float32)
+    faiss.write_index(make_faiss_index(matrix, matrix.shape[1], len(keys)), str(seed / "dense.faiss"))
+    EmbeddingCache.save(seed, embedder.fingerprint, keys)
     link = out / ".current-seed"
     if link.is_symlink():
         link.unlink()

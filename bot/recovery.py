@@ -82,7 +82,7 @@ def rebuild_index(settings: Settings, embedder, out: Path, reason: Exception | N
             stats = build()
         except FaqError:
             raise
-        except Exception as first:  # noqa: BLE001 - e.g. the damaged build's cache.npz
+        except Exception as first:  # noqa: BLE001 - anything the damaged build left behind
             log.warning("rebuilding with the previous embedding cache failed (%s); embedding everything again",
                         _one_line(f"{type(first).__name__}: {first}"))
             _drop_current(out)

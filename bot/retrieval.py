@@ -16,9 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.bm25 import BM25
 from bot.text import Views, lexical_terms
 from bot.types import Candidate
-from indexer.build import FORMAT, Target, current_build, fuzzy_docs, lexical_doc
+from indexer.build import FORMAT, Target, current_build, fuzzy_docs
+from indexer.texts import TextCache
 
 
 # Question words and fillers that say nothing about what is asked (folded).
@@ -85,10 +87,8 @@ def score_features(f: Features, p: RetrievalParams, k: int = 10) -> list[Candida
 
 class Index:
     def __init__(self, path: Path, embedder, params: RetrievalParams | None = None):
-        import bm25s
         import faiss
 
-        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on import
         # Questions are searched one at a time: a second OpenMP thread does not help, and when the
         # other core is busy (another request, the database) every search waits for a descheduled
         # worker; exact search over 40k vectors took 44-48 ms on 2 threads instead of 7 ms on one
@@ -117,14 +117,16 @@ class Index:
                             for t in json.loads((path / "targets.json").read_text(encoding="utf-8"))]
             self.dense = faiss.read_index(str(path / "dense.faiss"))
             self.dense_map = np.load(path / "dense_map.npy")
-            self.bm25 = bm25s.BM25.load(str(path / "bm25"), show_progress=False, verbosity=0)
+            self.bm25 = BM25.load(path / "bm25.npz").ready()
         except Exception as exc:  # any damaged file: one clear message
             raise IndexError_(f"index at {path} is corrupted ({exc.__class__.__name__}: {exc}); "
                               "rebuild it with `trolyso index`") from exc
-        if self.dense.ntotal != len(self.dense_map) or (self.targets and self.bm25.scores["num_docs"] != len(self.targets)):
+        if self.dense.ntotal != len(self.dense_map) or (self.targets and self.bm25.n_docs != len(self.targets)):
             raise IndexError_(f"index at {path} is inconsistent; rebuild it with `trolyso index`")
         self.by_id = {t.id: i for i, t in enumerate(self.targets)}
-        self._terms = [frozenset(w for w in lexical_doc(t) if "_" not in w) for t in self.targets]
+        # derived again only if the normalisation code changed since the build
+        _, texts = TextCache.load(path).lookup(self.targets)
+        self._terms = [tt.words() for tt in texts]
         df: dict[str, int] = {}
         for terms in self._terms:
             for w in terms:
@@ -135,8 +137,8 @@ class Index:
         self.is_faq = np.array([t.kind == "faq" for t in self.targets], dtype=bool)
         self._fuzzy_choices: list[str] = []
         self._fuzzy_owner: list[int] = []
-        for i, t in enumerate(self.targets):
-            for s in fuzzy_docs(t):
+        for i, (t, tt) in enumerate(zip(self.targets, texts)):
+            for s in fuzzy_docs(t, tt):
                 self._fuzzy_choices.append(s)
                 self._fuzzy_owner.append(i)
 
@@ -183,7 +185,7 @@ class Index:
         terms = lexical_terms(folded)
         if not terms or not self.targets:
             return np.zeros(len(self.targets), dtype=np.float32)
-        return self.bm25.get_scores(terms)
+        return self.bm25.scores(terms)
 
     def fuzzy_scores(self, folded: str) -> dict[int, float]:
         from rapidfuzz import fuzz, process

@@ -20,26 +20,34 @@ MAX_QUESTION_CHARS = 2000
 
 _LOOKALIKES = str.maketrans({"\u00d0": "\u0110", "\u0189": "\u0110", "\u00f0": "\u0111"})
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e"), None)
+_ODD = re.compile("[\u00d0\u0189\u00f0\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e]")
+_SPACES = re.compile(r" {2,}")
+_SPACE_AROUND_BREAK = re.compile(r" \n ?|\n ")
 
 
 def _is_space_like(ch: str) -> bool:
     return ch in "\t\n\r\x0b\x0c" or unicodedata.category(ch) == "Zs" or ch in "\u2028\u2029"
 
 
+def _clean_char(ch: str) -> str:
+    if _is_space_like(ch):
+        return "\n" if ch in "\n\u2028\u2029" else " "
+    if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn"):
+        return ""
+    return ch
+
+
 def clean(text: str) -> str:
     """NFC text with control/zero-width characters removed and spaces collapsed."""
-    text = unicodedata.normalize("NFC", text).translate(_LOOKALIKES).translate(_ZERO_WIDTH)
-    out = []
-    for ch in text:
-        if _is_space_like(ch):
-            out.append("\n" if ch in "\n\u2028\u2029" else " ")
-        elif unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn"):
-            continue
-        else:
-            out.append(ch)
-    text = "".join(out)
-    text = re.sub(r"[ ]+", " ", text)
-    text = re.sub(r" ?\n ?", "\n", text)
+    text = unicodedata.normalize("NFC", text)
+    if _ODD.search(text):  # str.translate with a dict is slow: only when there is something to map
+        text = text.translate(_LOOKALIKES).translate(_ZERO_WIDTH)
+    # Printable text (no categories C* or Z* other than the space) needs no per-character pass;
+    # line breaks are checked separately since they are kept.
+    if not text.replace("\n", " ").isprintable():
+        text = "".join(_clean_char(ch) for ch in text)
+    text = _SPACES.sub(" ", text)
+    text = _SPACE_AROUND_BREAK.sub("\n", text)
     return unicodedata.normalize("NFC", text).strip()
 
 
@@ -70,11 +78,21 @@ def canonical_tones(text: str) -> str:
     return _TONE_RE.sub(repl, text)
 
 
+_COMBINING_DIACRITICS = re.compile("[\u0300-\u036f]+")  # all Vietnamese tone and vowel marks
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def _drop_if_mark(m: re.Match[str]) -> str:
+    return "" if unicodedata.category(m.group()) == "Mn" else m.group()
+
+
 @lru_cache(maxsize=65536)
 def fold(text: str) -> str:
     """Remove Vietnamese diacritics (đ -> d); keeps everything else."""
     decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
-    stripped = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
+    stripped = _COMBINING_DIACRITICS.sub("", decomposed)
+    if not stripped.isascii():  # other nonspacing marks (category Mn) of other scripts
+        stripped = _NON_ASCII.sub(_drop_if_mark, stripped)
     return unicodedata.normalize("NFC", stripped)
 
 

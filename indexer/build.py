@@ -6,8 +6,10 @@ Layout of an index folder:
                          targets.json   what can be answered (FAQ entries, passages)
                          dense.faiss    FAISS inner-product index over unit vectors
                          dense_map.npy  target index of every dense vector
-                         cache.npz      text hash -> vector (re-indexing re-embeds only changes)
-                         bm25/          bm25s index over folded syllables + bigrams
+                         dense_keys.json text hash of every dense vector (re-indexing embeds only
+                                        new texts; the old vectors are read from dense.faiss)
+                         texts.json     normalised text of every target (indexer/texts.py)
+                         bm25.npz       term counts (folded syllables + bigrams) of every target
 """
 
 from __future__ import annotations
@@ -20,17 +22,19 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from bot.text import fold, lexical_terms, views
-from indexer.faq import FaqEntry, require_valid
+from bot.bm25 import BM25, DocCounts
+from bot.text import fold, views
+from indexer.faq import FaqEntry, paused_gc, require_valid
 from indexer.knowledge import Passage, load_knowledge
+from indexer.texts import TargetText, TextCache
 
-FORMAT = 2
+FORMAT = 3
 KEEP_BUILDS = 2
 
 
@@ -56,31 +60,17 @@ def passage_target(p: Passage) -> Target:
     return Target(f"kb:{p.id}", "knowledge", p.heading, p.text, p.source)
 
 
-def dense_docs(t: Target) -> list[tuple[str, str]]:
+def dense_docs(t: Target, tt: TargetText) -> list[tuple[str, str]]:
     """(prompt, text) pairs embedded for a target: questions accented and folded; passages."""
     if t.kind == "faq":
-        texts: list[str] = []
-        for q in (t.question, *t.alternates):
-            v = views(q)
-            for s in (v.normalized, v.folded):
-                if s and s not in texts:
-                    texts.append(s)
+        texts = list(dict.fromkeys(s for pair in tt.wordings for s in pair if s))
         return [("query", s) for s in texts]
     text = views(t.answer).original
     return [("passage", text), ("passage", fold(text.lower()))]
 
 
-def lexical_doc(t: Target) -> list[str]:
-    """Folded syllables + bigrams of the question, alternates and answer (answers help a lot)."""
-    parts = [t.question, *t.alternates, t.answer] if t.kind == "faq" else [t.question, t.answer]
-    terms: list[str] = []
-    for part in parts:
-        terms += lexical_terms(views(part).folded)
-    return terms
-
-
-def fuzzy_docs(t: Target) -> list[str]:
-    return [views(q).folded for q in (t.question, *t.alternates)] if t.kind == "faq" else []
+def fuzzy_docs(t: Target, tt: TargetText) -> list[str]:
+    return [folded for _, folded in tt.wordings] if t.kind == "faq" else []
 
 
 def text_key(prompt: str, text: str) -> str:
@@ -88,23 +78,50 @@ def text_key(prompt: str, text: str) -> str:
 
 
 class EmbeddingCache:
-    def __init__(self, vectors: dict[str, np.ndarray] | None = None):
-        self.vectors = vectors or {}
+    """text key -> vector, from a previous build: the rows of its dense.faiss and their keys
+    (dense_keys.json), so that re-indexing embeds only new texts and stores no vector twice."""
+
+    FILE = "dense_keys.json"
+
+    def __init__(self, keys: list[str] | None = None, matrix: np.ndarray | None = None):
+        self.row = {k: i for i, k in enumerate(keys or [])}
+        self.matrix = matrix if matrix is not None else np.zeros((0, 0), np.float32)
+        self.new: dict[str, np.ndarray] = {}
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.row or key in self.new
 
     @classmethod
-    def load(cls, path: Path, fingerprint: str) -> "EmbeddingCache":
+    def load(cls, build: Path | None, fingerprint: str) -> "EmbeddingCache":
+        import faiss
+
+        if build is None:
+            return cls()
         try:
-            with np.load(path, allow_pickle=False) as data:
-                if str(data["fingerprint"]) != fingerprint:
-                    return cls()
-                return cls(dict(zip(data["keys"].tolist(), data["vectors"])))
-        except (OSError, KeyError, ValueError):
+            data = json.loads((build / cls.FILE).read_text(encoding="utf-8"))
+            if data["fingerprint"] != fingerprint:
+                return cls()
+            index = faiss.read_index(str(build / "dense.faiss"))
+            if index.ntotal != len(data["keys"]):
+                return cls()
+            return cls(data["keys"], index.reconstruct_n(0, index.ntotal))
+        except Exception:  # noqa: BLE001 - a damaged cache is only a slower build
             return cls()
 
-    def save(self, path: Path, fingerprint: str, keys: list[str]) -> None:
-        vecs = np.stack([self.vectors[k] for k in keys]) if keys else np.zeros((0, 1), np.float32)
-        with open(path, "wb") as fh:
-            np.savez(fh, fingerprint=np.array(fingerprint), keys=np.array(keys), vectors=vecs)
+    def matrix_for(self, keys: list[str], dim: int) -> np.ndarray:
+        out = np.zeros((len(keys), dim), np.float32)
+        rows = np.array([self.row.get(k, -1) for k in keys], dtype=np.int64)
+        old = rows >= 0
+        if old.any():
+            out[old] = self.matrix[rows[old]]
+        for i in np.nonzero(~old)[0]:
+            out[i] = self.new[keys[i]]
+        return out
+
+    @classmethod
+    def save(cls, build: Path, fingerprint: str, keys: list[str]) -> None:
+        """The keys of the build's dense.faiss rows (written by the caller, in this order)."""
+        (build / cls.FILE).write_text(json.dumps({"fingerprint": fingerprint, "keys": keys}), encoding="utf-8")
 
 
 @dataclass
@@ -135,14 +152,17 @@ def build_index(
 ) -> BuildStats:
     """Validate, embed (reusing cached vectors) and atomically publish a new index build."""
     started = time.perf_counter()
-    entries = require_valid(faq_path) if faq_path is not None and faq_path.exists() else []
+    text_cache = TextCache.load(current_build(out))  # the previous build's normalised texts
+    entries = require_valid(faq_path, text_cache.folded) if faq_path is not None and faq_path.exists() else []
     if faq_path is not None and not faq_path.exists():
         log(f"{faq_path}: no FAQ file, indexing knowledge only")
     passages = load_knowledge(knowledge_dir)
     targets = [faq_target(e) for e in entries] + [passage_target(p) for p in passages]
     extra = {"faq": str(faq_path) if faq_path else None,
              "knowledge": str(knowledge_dir) if knowledge_dir else None}
-    stats = publish(targets, out, embedder, exact_max=exact_max, progress=progress, extra=extra)
+    with paused_gc():
+        stats = publish(targets, out, embedder, exact_max=exact_max, progress=progress, extra=extra,
+                        text_cache=text_cache)
     stats.seconds = time.perf_counter() - started
     return stats
 
@@ -155,26 +175,27 @@ def publish(
     exact_max: int = 50_000,
     progress: bool = True,
     extra: dict | None = None,
+    text_cache: TextCache | None = None,
 ) -> BuildStats:
     """Embed the targets (reusing the previous build's vectors) and swap in a new build."""
-    import bm25s
-
-    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on import
     import faiss
 
     started = time.perf_counter()
     n_faq = sum(1 for t in targets if t.kind == "faq")
+    prev = current_build(out)
+    text_cache = text_cache or TextCache.load(prev)
+    prev_order = text_cache.order
+    text_keys, texts = text_cache.lookup(targets)
     docs: list[tuple[str, str]] = []
     dense_map: list[int] = []
-    for i, t in enumerate(targets):
-        for d in dense_docs(t):
+    for i, (t, tt) in enumerate(zip(targets, texts)):
+        for d in dense_docs(t, tt):
             docs.append(d)
             dense_map.append(i)
 
-    prev = current_build(out)
-    cache = EmbeddingCache.load(prev / "cache.npz", embedder.fingerprint) if prev else EmbeddingCache()
+    cache = EmbeddingCache.load(prev, embedder.fingerprint)
     keys = [text_key(p, s) for p, s in docs]
-    missing = sorted({k: (p, s) for k, (p, s) in zip(keys, docs) if k not in cache.vectors}.items())
+    missing = sorted({k: (p, s) for k, (p, s) in zip(keys, docs) if k not in cache}.items())
     embedded = _embed_missing(missing, cache, embedder, progress)
 
     out.mkdir(parents=True, exist_ok=True)
@@ -185,17 +206,14 @@ def publish(
     tmp.mkdir()
     try:
         dim = embedder.dim
-        matrix = np.stack([cache.vectors[k] for k in keys]).astype(np.float32) if keys else np.zeros((0, dim), np.float32)
+        matrix = cache.matrix_for(keys, dim)
         faiss.write_index(make_faiss_index(matrix, dim, exact_max), str(tmp / "dense.faiss"))
         np.save(tmp / "dense_map.npy", np.asarray(dense_map, dtype=np.int32))
-        uniq = list(dict.fromkeys(keys))
-        cache.save(tmp / "cache.npz", embedder.fingerprint, uniq)
-        retriever = bm25s.BM25()
-        corpus = [lexical_doc(t) for t in targets] or [[""]]
-        retriever.index(corpus, show_progress=False)
-        retriever.save(str(tmp / "bm25"), show_progress=False)
+        EmbeddingCache.save(tmp, embedder.fingerprint, keys)
+        TextCache.save(tmp, text_keys, texts)
+        term_counts(prev, prev_order, text_keys, texts).save(tmp / "bm25.npz")
         (tmp / "targets.json").write_text(
-            json.dumps([asdict(t) for t in targets], ensure_ascii=False), encoding="utf-8")
+            json.dumps([vars(t) for t in targets], ensure_ascii=False), encoding="utf-8")
         manifest = {
             "format": FORMAT,
             "model": embedder.name,
@@ -233,10 +251,23 @@ def _embed_missing(missing: list, cache: EmbeddingCache, embedder, progress: boo
         for i in range(0, len(todo), batch):
             chunk = todo[i : i + batch]
             for (k, _), v in zip(chunk, encode([s for _, s in chunk])):
-                cache.vectors[k] = np.asarray(v, dtype=np.float32)
+                cache.new[k] = np.asarray(v, dtype=np.float32)
             bar.update(len(chunk))
     bar.close()
     return len(missing)
+
+
+def term_counts(prev: Path | None, prev_order: list[str], keys: list[str], texts: list[TargetText]) -> BM25:
+    """The lexical index: term counts of every target, those of unchanged ones from `prev`."""
+    old = None
+    if prev is not None and prev_order:
+        try:
+            old = BM25.load(prev / "bm25.npz")
+        except Exception:  # noqa: BLE001 - a damaged cache is only a slower build
+            old = None
+    rows = {k: i for i, k in enumerate(prev_order)} if old is not None and old.n_docs == len(prev_order) else {}
+    return BM25.from_docs([old.doc(rows[k]) if k in rows and old is not None else DocCounts.of(tt.lexical_doc())
+                           for k, tt in zip(keys, texts)])
 
 
 def make_faiss_index(matrix: np.ndarray, dim: int, exact_max: int):

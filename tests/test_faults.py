@@ -330,8 +330,7 @@ def _damage(build: Path, how: str) -> None:
     elif how == "targets-garbage":
         (build / "targets.json").write_bytes(b"\x00\xff garbage")
     elif how == "bm25-garbage":
-        for f in (build / "bm25").iterdir():
-            f.write_bytes(b"\x93NUMPY garbage")
+        (build / "bm25.npz").write_bytes(b"\x93NUMPY garbage")
     elif how == "dense-map-short":
         np.save(build / "dense_map.npy", np.load(build / "dense_map.npy")[:-3])
     elif how == "other-model":
@@ -339,7 +338,9 @@ def _damage(build: Path, how: str) -> None:
         (build / "manifest.json").write_text(json.dumps({**m, "fingerprint": "0" * 64}), encoding="utf-8")
     elif how == "manifest-and-cache":  # the rebuild cannot reuse the damaged build's cache either
         (build / "manifest.json").write_text("{", encoding="utf-8")
-        (build / "cache.npz").write_bytes(b"PK\x03\x04" + b"\x00" * 64)
+        (build / "dense_keys.json").write_text('{"fingerprint": 1, "keys"', encoding="utf-8")
+        (build / "texts.json").write_bytes(b"\x00\xff")
+        (build / "bm25.npz").write_bytes(b"PK\x03\x04" + b"\x00" * 64)
     elif how == "dangling-current":
         shutil.rmtree(build)
     else:  # pragma: no cover
@@ -374,8 +375,8 @@ def test_corrupted_index_is_rebuilt_once(how, index_copy, tmp_path, embedder, mo
     index = open_index_or_rebuild(settings, embedder)
     lines = [r.getMessage() for r in caplog.records if r.name == "bot.recovery" and r.levelno >= logging.WARNING]
     assert any("rebuilding it from" in line and "index" in line for line in lines), lines
-    if how == "manifest-and-cache":
-        assert any("embedding everything again" in line for line in lines), lines
+    if how == "manifest-and-cache":  # damaged caches are skipped (everything embedded again), not fatal
+        assert not any("failed" in line for line in lines), lines
     assert all("\n" not in line for line in lines)
     assert (out / "current").resolve() != damaged
     assert len(index) == len(Index.open(small_index_dir, embedder).targets)
