@@ -95,10 +95,10 @@ def embedder():
     global _EMBEDDER
     if _EMBEDDER is None:
         from bot.config import Settings
-        from indexer.embedder import load_embedder
+        from indexer.embedder import embedder_for
 
         s = Settings(_env_file=None)
-        _EMBEDDER = load_embedder(s.embedding_model, s.model_dir)
+        _EMBEDDER = embedder_for(s)
     return _EMBEDDER
 
 

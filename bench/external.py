@@ -25,7 +25,7 @@ from bot.assistant import retrieval_params  # noqa: E402
 from bot.retrieval import Index  # noqa: E402
 from bot.text import views  # noqa: E402
 from indexer.build import Target, publish  # noqa: E402
-from indexer.embedder import load_embedder  # noqa: E402
+from indexer.embedder import embedder_for  # noqa: E402
 
 EXTERNAL = ROOT.parent / "shared" / "eval" / "external"
 SETS = {
@@ -72,7 +72,7 @@ def plain_bm25(docs: list[dict], queries: list[dict]) -> list[list[str]]:
 
 def run(limit: int | None) -> str:
     settings = Settings(_env_file=None)
-    embedder = load_embedder(settings.embedding_model, settings.model_dir)
+    embedder = embedder_for(settings)
     rows = []
     for name, (corpus_f, queries_f, qrels_f) in SETS.items():
         docs = jsonl(EXTERNAL / corpus_f)

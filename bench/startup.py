@@ -42,12 +42,20 @@ def trolyso() -> str:
     return str(Path(sys.executable).with_name("trolyso"))
 
 
-def ensure_dev_index() -> Path:
+def ensure_dev_index(backend: str = "onnx") -> Path:
     from bench._common import embedder
     from indexer.build import build_index
 
-    out = WORK / "dev-index"
-    build_index(DEV_SET / "faq.yaml", DEV_SET / "knowledge", out, embedder(), progress=False, log=lambda m: None)
+    if backend == "onnx":
+        emb = embedder()
+    else:
+        from bot.config import Settings
+        from indexer.embedder import load_embedder
+
+        s = Settings(_env_file=None)
+        emb = load_embedder(s.embedding_model, s.model_dir, backend)
+    out = WORK / f"dev-index-{backend}"
+    build_index(DEV_SET / "faq.yaml", DEV_SET / "knowledge", out, emb, progress=False, log=lambda m: None)
     return out
 
 
@@ -55,16 +63,17 @@ def run(questions: int = 300) -> str:
     from bot.evaluate import load_questions
     from tests.fakes.telegram_api import FakeTelegramAPI
 
-    index_dir = ensure_dev_index()
     texts = [q.text for q in load_questions(DEV_SET / "questions.jsonl")]
     data = WORK / "startup"
     rows = []
-    for attempt in (1, 2):  # the first start may read the model from disk, the second from the page cache
+    # the first start may read the model from disk, the second from the page cache
+    for backend, attempt in (("onnx", 1), ("onnx", 2), ("torch", 1), ("torch", 2)):
+        index_dir = ensure_dev_index(backend)
         shutil.rmtree(data, ignore_errors=True)
         data.mkdir(parents=True)
         with FakeTelegramAPI(max_poll=0.5) as api:
             env = bot_env(data, index_dir, TROLYSO_TELEGRAM_TOKEN=api.token, TROLYSO_TELEGRAM_BASE_URL=api.base_url,
-                          TROLYSO_RATE_LIMIT_PER_MINUTE="0")
+                          TROLYSO_RATE_LIMIT_PER_MINUTE="0", TROLYSO_EMBEDDING_BACKEND=backend)
             api.push(api.text_update(1, texts[0]))
             t0 = time.perf_counter()
             proc = subprocess.Popen([trolyso(), "serve"], env=env, cwd=data, stdout=subprocess.DEVNULL,
@@ -86,11 +95,11 @@ def run(questions: int = 300) -> str:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
-        rows.append([f"start {attempt}", first, rss_start, rss_after, peak])
+        rows.append([f"{backend} backend, start {attempt}", first, rss_start, rss_after, peak])
 
     # the CLI: one question with a cold process
     t0 = time.perf_counter()
-    env = bot_env(data, index_dir)
+    env = bot_env(data, ensure_dev_index("onnx"))
     subprocess.run([trolyso(), "ask", "--no-log", texts[0]], env=env, cwd=data, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ask_s = time.perf_counter() - t0
@@ -100,13 +109,14 @@ def run(questions: int = 300) -> str:
     import_s = time.perf_counter() - t0
     body = (
         "`trolyso serve` (Telegram polling against the fake Bot API, dev-set index prebuilt, SQLite log) "
-        "started as a subprocess with one question already queued. RSS from /proc/<pid>/status: right "
+        "started as a subprocess with one question already queued, on the default ONNX int8 backend and "
+        "on the torch backend (`TROLYSO_EMBEDDING_BACKEND=torch`). RSS from /proc/<pid>/status: right "
         f"after the first answer, after {questions} more questions, and the peak (VmHWM).\n\n"
         + md_table(["run", "start -> first answer s", "RSS after first answer MB", f"RSS after {questions} questions MB",
                     "peak RSS MB"], rows, nd=1)
         + "\n\n" + md_table(["for comparison", "seconds"], [
-            ["`trolyso ask --no-log QUESTION` (process start to exit)", ask_s],
-            ["`python -c 'import sentence_transformers'` alone", import_s]], nd=2))
+            ["`trolyso ask --no-log QUESTION` (process start to exit, onnx backend)", ask_s],
+            ["`python -c 'import sentence_transformers'` alone (what the torch backend adds)", import_s]], nd=2))
     return write_result("startup", "Memory and start-up time", body)
 
 

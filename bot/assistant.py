@@ -52,9 +52,9 @@ class Assistant:
     @classmethod
     def from_settings(cls, settings: Settings, index_dir: Path | None = None, log_questions: bool = True,
                       embedder=None) -> "Assistant":
-        from indexer.embedder import load_embedder
+        from indexer.embedder import embedder_for
 
-        embedder = embedder or load_embedder(settings.embedding_model, settings.model_dir)
+        embedder = embedder or embedder_for(settings)
         index = Index.open(index_dir or settings.resolved_index_dir, embedder, retrieval_params(settings))
         store = Store(settings.resolved_db_url, settings.data_dir / "spool.jsonl") if log_questions else None
         return cls(settings, index, store)

@@ -27,10 +27,10 @@ def _settings() -> Settings:
 
 def _embedder(settings: Settings):  # type: ignore[no-untyped-def]
     from indexer.model_convert import ModelError
-    from indexer.embedder import load_embedder
+    from indexer.embedder import embedder_for
 
     try:
-        return load_embedder(settings.embedding_model, settings.model_dir)
+        return embedder_for(settings)
     except ModelError as exc:
         raise UserError(str(exc)) from exc
 
@@ -45,16 +45,25 @@ def _faq_errors(exc) -> int:  # type: ignore[no-untyped-def]
 def cmd_model_prepare(args: argparse.Namespace) -> int:
     from indexer.embedder import load_embedder
     from indexer.model_convert import BUILTIN_MODEL_NAME, ModelError, prepare_model
+    from indexer.onnx_model import prepare_onnx
 
     settings = _settings()
     try:
         path = prepare_model(settings.model_dir, force=args.force, progress=True)
         try:  # the marker checks sizes; a same-size corruption only shows when loading
-            load_embedder(BUILTIN_MODEL_NAME, settings.model_dir)
+            load_embedder(BUILTIN_MODEL_NAME, settings.model_dir, "torch")
         except ModelError as exc:
             print(f"trolyso: the model cache does not load ({exc}); converting it again", file=sys.stderr)
             path = prepare_model(settings.model_dir, force=True, progress=True)
-            load_embedder(BUILTIN_MODEL_NAME, settings.model_dir)
+            load_embedder(BUILTIN_MODEL_NAME, settings.model_dir, "torch")
+        if settings.embedding_backend == "onnx":
+            prepare_onnx(path, force=args.force, deep=True, progress=True)  # deep: compares the sha256
+            try:
+                load_embedder(BUILTIN_MODEL_NAME, settings.model_dir, "onnx")
+            except ModelError as exc:
+                print(f"trolyso: the ONNX export does not load ({exc}); exporting it again", file=sys.stderr)
+                prepare_onnx(path, force=True, progress=True)
+                load_embedder(BUILTIN_MODEL_NAME, settings.model_dir, "onnx")
     except ModelError as exc:
         raise UserError(str(exc)) from exc
     print(f"model ready: {path}")

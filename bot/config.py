@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import (
@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     db_url: str | None = None
     model_dir: Path = Path("~/.cache/trolyso/models").expanduser()
     embedding_model: str = DEFAULT_MODEL
+    embedding_backend: Literal["onnx", "torch"] = "onnx"  # for the builtin model (others run on torch)
     secret_key: str | None = None
     faq: Path = Path("faq.yaml")
     knowledge_dir: Path = Path("knowledge")

@@ -132,9 +132,9 @@ def assistant_with_recovery(settings: Settings, index_dir: Path | None = None, *
         return Assistant.from_settings(settings, index_dir, log_questions=log_questions, embedder=embedder)
     except IndexError_ as exc:
         if embedder is None:
-            from indexer.embedder import load_embedder
+            from indexer.embedder import embedder_for
 
-            embedder = load_embedder(settings.embedding_model, settings.model_dir)
+            embedder = embedder_for(settings)
         out = Path(index_dir) if index_dir else settings.resolved_index_dir
         rebuild_index(settings, embedder, out, exc)
     try:

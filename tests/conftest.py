@@ -40,9 +40,18 @@ def model_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def embedder(model_dir):
+    """The product's embedder: the builtin model on the default (ONNX int8) backend."""
     from indexer.embedder import load_embedder
 
     return load_embedder("builtin:multilingual-e5-small-q4", model_dir)
+
+
+@pytest.fixture(scope="session")
+def torch_embedder(model_dir):
+    """The same model on sentence-transformers (torch, float32): the reference."""
+    from indexer.embedder import load_embedder
+
+    return load_embedder("builtin:multilingual-e5-small-q4", model_dir, "torch")
 
 
 @pytest.fixture(scope="session")

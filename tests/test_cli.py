@@ -124,3 +124,17 @@ def test_dev_set_loads_with_project_loader():
     from indexer.faq import load_faq
 
     assert not load_faq(SHARED / "eval/dev/faq.yaml").errors
+
+
+def test_answering_does_not_load_torch(cli_index):
+    """The default (ONNX) backend answers without importing torch or sentence-transformers:
+    that is what keeps start-up near 1-2 s and memory near 0.5 GB (docs/benchmarks.md)."""
+    code = ("import sys\nfrom bot.cli import main\n"
+            "rc = main(['ask', '--no-log', 'quen mk vneid thi lam sao'])\n"
+            "heavy = sorted(m for m in ('torch', 'sentence_transformers', 'transformers') if m in sys.modules)\n"
+            "print('HEAVY', heavy)\nsys.exit(rc)\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TROLYSO_") or k == "TROLYSO_MODEL_DIR"}
+    env.update({"TROLYSO_DATA_DIR": str(cli_index / "var"), "PYTHONPATH": str(ROOT)})
+    r = subprocess.run([sys.executable, "-c", code], cwd=cli_index, env=env, capture_output=True, timeout=300)
+    assert r.returncode == 0, r.stderr.decode()
+    assert "HEAVY []" in r.stdout.decode(), r.stdout.decode()

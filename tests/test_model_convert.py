@@ -67,11 +67,12 @@ def model_folder(model_dir) -> Path:
 
 @pytest.fixture(scope="session")
 def embedder(request, model_dir) -> Embedder:
-    """Shares the session's embedder with the other test modules when conftest provides one."""
-    shared = _shared(request, "embedder")
+    """The converted folder on sentence-transformers (torch): what the conversion is checked with.
+    Shares the session's torch embedder with the other test modules when conftest provides one."""
+    shared = _shared(request, "torch_embedder")
     if shared is not None and shared.name == BUILTIN_MODEL_NAME:
         return shared
-    return load_embedder(BUILTIN_MODEL_NAME, model_dir)
+    return load_embedder(BUILTIN_MODEL_NAME, model_dir, "torch")
 
 
 @pytest.fixture(scope="session")
@@ -232,7 +233,7 @@ def test_token_ids_match_e5c(c_tokenize, hf_tokenizer):
 
 def test_sentence_transformers_tokenizer_matches_e5c(c_tokenize, embedder):
     """The tokenizer the model actually uses (transformers' wrapper) adds <s> ... </s>."""
-    tok = embedder.model.tokenizer
+    tok = embedder.encoder.model.tokenizer
     texts = ["query: " + t for t in TRICKY if len(t) < 1500]
     got = tok(texts, add_special_tokens=True)["input_ids"]
     for text, ids in zip(texts, got):
