@@ -147,7 +147,7 @@ def run(sizes: tuple[int, ...] = (150, 10_000, 100_000), faiss_counts: tuple[int
         "`indexer.build.make_faiss_index` builds them. Searches run with one FAISS thread (as "
         "`bot.retrieval.Index` sets); builds with two, as a fresh `trolyso index` process. 'top-1 = "
         "exact's' = share of dev questions whose best-ranked target is the same as with exact search. "
-        "'open s' includes recomputing every entry's lexical terms (`Index.__init__`).\n\n"
+        "'open s' = `Index.open`: read the build, compute the BM25 weights from the stored term counts, the coverage word sets and the fuzzy choices.\n\n"
         "Synthetic entries (bench/synth.py): the first half of one real Vietnamese question joined to the "
         "second half of another (questions of faq.yaml, the dev set and the public-health FAQ in "
         "../shared/eval/external), one alternate made the same way, a real answer; their vectors are "
@@ -168,16 +168,8 @@ def run(sizes: tuple[int, ...] = (150, 10_000, 100_000), faiss_counts: tuple[int
 
 def reindex(faq: Path, out: Path, emb) -> str:
     """Edit one entry (question and answer) of the built FAQ, rebuild, and time the steps."""
-    import json
-
-    import faiss
-    import yaml
-
     from bot.text import views
-    from indexer.build import (EmbeddingCache, current_build, dense_docs, faq_target, make_faiss_index,
-                               term_counts, text_key)
-    from indexer.faq import load_faq, paused_gc
-    from indexer.texts import TextCache
+    from indexer.faq import paused_gc
 
     text = faq.read_text(encoding="utf-8")
     i = text.index("id: syn-005000\n")
@@ -190,7 +182,24 @@ def reindex(faq: Path, out: Path, emb) -> str:
     views.cache_clear()  # as in a fresh `trolyso index` process
     stats, seconds = build(faq, out, emb, 10**9)
 
-    # the same work step by step (fresh text caches, as in a new process), on the build just made
+    # the same work step by step (fresh text caches, as in a new process), on the build just made,
+    # with the garbage collector paused as `build_index` does
+    with paused_gc():
+        return _reindex_steps(faq, out, emb, edited, stats, seconds)
+
+
+def _reindex_steps(faq: Path, out: Path, emb, edited: str, stats, seconds: float) -> str:  # type: ignore[no-untyped-def]
+    import json
+
+    import faiss
+    import yaml
+
+    from bot.text import views
+    from indexer.build import (EmbeddingCache, current_build, dense_docs, faq_target, make_faiss_index,
+                               term_counts, text_key)
+    from indexer.faq import load_faq
+    from indexer.texts import TextCache
+
     views.cache_clear()
     prev = current_build(out)
     steps: list[list[object]] = []
@@ -200,7 +209,7 @@ def reindex(faq: Path, out: Path, emb) -> str:
     with Timer() as t:
         entries = load_faq(faq, cache.folded).entries
     steps.append(["parse + validate the FAQ (indexer/faq.py)", t.seconds])
-    with Timer() as t, paused_gc():
+    with Timer() as t:
         yaml.compose(edited, Loader=yaml.CSafeLoader)
     steps.append(["  of which yaml.compose (libyaml)", t.seconds])
     targets = [faq_target(e) for e in entries]

@@ -152,15 +152,15 @@ def build_index(
 ) -> BuildStats:
     """Validate, embed (reusing cached vectors) and atomically publish a new index build."""
     started = time.perf_counter()
-    text_cache = TextCache.load(current_build(out))  # the previous build's normalised texts
-    entries = require_valid(faq_path, text_cache.folded) if faq_path is not None and faq_path.exists() else []
-    if faq_path is not None and not faq_path.exists():
-        log(f"{faq_path}: no FAQ file, indexing knowledge only")
-    passages = load_knowledge(knowledge_dir)
-    targets = [faq_target(e) for e in entries] + [passage_target(p) for p in passages]
-    extra = {"faq": str(faq_path) if faq_path else None,
-             "knowledge": str(knowledge_dir) if knowledge_dir else None}
-    with paused_gc():
+    with paused_gc():  # millions of small objects, none in cycles worth collecting meanwhile
+        text_cache = TextCache.load(current_build(out))  # the previous build's normalised texts
+        entries = require_valid(faq_path, text_cache.folded) if faq_path is not None and faq_path.exists() else []
+        if faq_path is not None and not faq_path.exists():
+            log(f"{faq_path}: no FAQ file, indexing knowledge only")
+        passages = load_knowledge(knowledge_dir)
+        targets = [faq_target(e) for e in entries] + [passage_target(p) for p in passages]
+        extra = {"faq": str(faq_path) if faq_path else None,
+                 "knowledge": str(knowledge_dir) if knowledge_dir else None}
         stats = publish(targets, out, embedder, exact_max=exact_max, progress=progress, extra=extra,
                         text_cache=text_cache)
     stats.seconds = time.perf_counter() - started

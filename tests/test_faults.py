@@ -575,13 +575,22 @@ def _prepare(tmp_path: Path, models: Path, *args: str) -> subprocess.CompletedPr
                           env=_cli_env(tmp_path, TROLYSO_MODEL_DIR=str(models)), capture_output=True, timeout=300)
 
 
-@pytest.mark.bench  # a full conversion: ~5 s
-def test_missing_model_cache_is_repaired_by_prepare(tmp_path, embedder):
+def _same_model(models: Path, embedder, torch_embedder) -> None:
+    """The repaired cache holds the same model as the session's: the converted folder (torch
+    backend) bit for bit, and an ONNX export that embeds alike."""
+    assert folder_fingerprint(models / MODEL_FOLDER_NAME) == torch_embedder.fingerprint
+    repaired = load_embedder(BUILTIN_MODEL_NAME, models)
+    texts = ["quen mk vneid thi lam sao", "Nghị quyết 57-NQ/TW"]
+    np.testing.assert_allclose(repaired.encode_queries(texts), embedder.encode_queries(texts), atol=1e-5)
+
+
+@pytest.mark.bench  # a full conversion and ONNX export: ~60 s
+def test_missing_model_cache_is_repaired_by_prepare(tmp_path, embedder, torch_embedder):
     models = tmp_path / "models"  # does not exist yet
     r = _prepare(tmp_path, models)
     assert r.returncode == 0, r.stderr.decode()
     assert b"model ready" in r.stdout and b"Traceback" not in r.stderr
-    assert folder_fingerprint(models / MODEL_FOLDER_NAME) == embedder.fingerprint  # the same model again
+    _same_model(models, embedder, torch_embedder)
 
 
 @pytest.fixture()
@@ -605,16 +614,15 @@ def test_corrupted_model_error_is_one_line(corrupted_model, tmp_path, monkeypatc
     assert stderr.startswith("trolyso: cannot ") and "embedding model" in stderr and "trolyso model prepare" in stderr
 
 
-@pytest.mark.bench  # a full conversion: ~5 s
-def test_force_prepare_repairs_a_corrupted_model(corrupted_model, tmp_path, embedder):
+@pytest.mark.bench  # a full conversion and ONNX export: ~60 s
+def test_force_prepare_repairs_a_corrupted_model(corrupted_model, tmp_path, embedder, torch_embedder):
     r = _prepare(tmp_path, corrupted_model, "--force")
     assert r.returncode == 0, r.stderr.decode()
-    assert folder_fingerprint(corrupted_model / MODEL_FOLDER_NAME) == embedder.fingerprint
-    assert load_embedder(BUILTIN_MODEL_NAME, corrupted_model).fingerprint == embedder.fingerprint
+    _same_model(corrupted_model, embedder, torch_embedder)
 
 
-@pytest.mark.bench  # a full conversion: ~5 s
-def test_plain_prepare_repairs_a_same_size_corruption(corrupted_model, tmp_path, embedder):
+@pytest.mark.bench  # a full conversion and ONNX export: ~60 s
+def test_plain_prepare_repairs_a_same_size_corruption(corrupted_model, tmp_path, embedder, torch_embedder):
     r = _prepare(tmp_path, corrupted_model)
     assert r.returncode == 0, r.stderr.decode()
-    assert folder_fingerprint(corrupted_model / MODEL_FOLDER_NAME) == embedder.fingerprint
+    _same_model(corrupted_model, embedder, torch_embedder)
