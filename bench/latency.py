@@ -231,8 +231,12 @@ def run() -> str:
     brows.append(["encode only, batch 32", len(msgs) / t.seconds, t.seconds, "–"])
     body = (f"The same {len(msgs)} dev questions through `bot.batch.handle_many` (questions embedded in batches of "
             "the given size, then `Assistant.handle` per question with its vector ready; batch 1 = "
-            f"plain `handle`). Embedding threads for batches: {_batch_threads()} (1 when the load average "
-            "says the other core is busy, see indexer/embedder.py). 'same decision' = share of replies "
+            "plain `handle`). "
+            + ("ONNX backend: one thread, texts embedded one at a time (indexer/onnx_model.py). "
+               if emb.backend == "onnx" else
+               f"Torch threads for batches: {_batch_threads()} (1 when the load average says the other core "
+               "is busy, see indexer/embedder.py). ")
+            + "'same decision' = share of replies "
             "with the same kind and FAQ id as one-by-one handling.\n\n"
             + md_table(["batch size", "questions/s", "seconds", "same decision"], brows, nd=2))
     text += write_result("batch", "Batched throughput", body)

@@ -38,7 +38,8 @@ _FINGERPRINT_FILES = (
 )
 _WEIGHT_PATTERNS = ("model.safetensors", "model-*.safetensors", "pytorch_model.bin", "pytorch_model-*.bin")
 
-# Threads (torch, or ONNX Runtime's intra-op pool: one session per thread count). Two threads
+# Threads (torch; the ONNX backend always runs one session with one thread, see
+# indexer/onnx_model.py, unless TROLYSO_TORCH_THREADS is set). Two threads
 # help only while the second core is free: measured with torch on the 2-core target, a short
 # query takes ~12 ms on 2 threads and ~19 ms on 1 thread when idle, but when another process
 # keeps the other core busy every OpenMP region waits for a descheduled worker and the same query
@@ -262,7 +263,8 @@ def load_embedder(name: str, model_dir: Path, backend: str = "onnx") -> Embedder
                 from indexer.onnx_model import OnnxEncoder, onnx_fingerprint, prepare_onnx
 
                 prepare_onnx(folder, progress=False)  # exported once (`trolyso model prepare`); checked cheaply
-                return Embedder(OnnxEncoder(folder), name, onnx_fingerprint(folder), "onnx")
+                encoder = OnnxEncoder(folder, threads=_forced_threads() or 1)
+                return Embedder(encoder, name, onnx_fingerprint(folder), "onnx")
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             model = _load_st(str(folder), local_files_only=True)

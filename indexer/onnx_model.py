@@ -6,8 +6,8 @@ Why not sentence-transformers' own ONNX backend: it needs `optimum-onnx`, whose 
 require transformers < 4.58 while sentence-transformers 6 requires transformers >= 5, so the two
 cannot be installed together. The export below uses torch's exporter and ONNX Runtime's dynamic
 quantisation instead (what that backend does underneath). Serving then imports neither torch nor
-sentence-transformers: start-up ~1 s instead of ~8 s, ~550 MB instead of ~1.25 GB, ~10 ms per
-question instead of ~27 ms (docs/benchmarks.md). The torch backend stays available
+sentence-transformers: ~2.5 s to the first answer instead of ~9 s, ~0.6 GB instead of ~1.25 GB,
+~10 ms per question instead of ~27 ms (docs/benchmarks.md). The torch backend stays available
 (`TROLYSO_EMBEDDING_BACKEND=torch`).
 
 `prepare_onnx(folder)` writes `folder/onnx/model_qint8.onnx` once (about 30 s, at `trolyso model
@@ -22,7 +22,6 @@ import logging
 import os
 import shutil
 import sys
-import threading
 import time
 import warnings
 from pathlib import Path
@@ -169,7 +168,7 @@ class OnnxEncoder:
     """Tokenise, run the int8 transformer, mean-pool and normalise (sentence-transformers'
     Transformer -> Pooling(mean) -> Normalize), with the model folder's prompts."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, threads: int = 1) -> None:
         from tokenizers import Tokenizer
 
         folder = Path(folder)
@@ -186,35 +185,32 @@ class OnnxEncoder:
         if not pooling.get("pooling_mode_mean_tokens"):
             raise ModelError(f"{folder}: only mean pooling is supported by the ONNX backend")
         self.dim = int(pooling["word_embedding_dimension"])
-        self._sessions: dict[int, object] = {}
-        self._lock = threading.Lock()
-        self._session(1)  # load now: a damaged file fails here, not on the first question
+        self._session = self._load(threads)  # now: a damaged file fails here, not on the first question
 
-    def _session(self, threads: int):  # type: ignore[no-untyped-def]
-        with self._lock:
-            session = self._sessions.get(threads)
-            if session is None:
-                import onnxruntime as ort
+    def _load(self, threads: int):  # type: ignore[no-untyped-def]
+        """One session, one thread by default: one text at a time gains nothing from a second
+        thread (10.4 vs 10.5 ms per question, measured), and a second session would hold
+        another ~115 MB."""
+        import onnxruntime as ort
 
-                opts = ort.SessionOptions()
-                opts.intra_op_num_threads = threads
-                opts.inter_op_num_threads = 1
-                opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-                try:
-                    session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
-                except Exception as e:  # noqa: BLE001
-                    raise ModelError(f"the ONNX export {self.path} does not load "
-                                     f"({' '.join(str(e).split())[:200]}); {FIX}") from e
-                self._sessions[threads] = session
-            return session
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        try:
+            return ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
+        except Exception as e:  # noqa: BLE001
+            raise ModelError(f"the ONNX export {self.path} does not load "
+                             f"({' '.join(str(e).split())[:200]}); {FIX}") from e
 
     def encode(self, texts: list[str], prompt_name: str | None, batch_size: int, show_progress: bool,
                threads: int) -> np.ndarray:
         """One text per run: the activations are quantised per run (dynamic int8), so a text
         embedded inside a batch would depend on its neighbours; alone, it is the same vector
-        whether it is a question now or an FAQ wording at index time (`batch_size` is unused)."""
+        whether it is a question now or an FAQ wording at index time. `batch_size` and `threads`
+        are unused (the session's thread count is fixed when it is loaded)."""
         prefix = self.prompts.get(prompt_name, "") if prompt_name else ""
-        session = self._session(threads)
+        session = self._session
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         bar = _progress(len(texts), show_progress)
         for i, enc in enumerate(self.tokenizer.encode_batch([prefix + t for t in texts])):

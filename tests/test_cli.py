@@ -128,7 +128,7 @@ def test_dev_set_loads_with_project_loader():
 
 def test_answering_does_not_load_torch(cli_index):
     """The default (ONNX) backend answers without importing torch or sentence-transformers:
-    that is what keeps start-up near 1-2 s and memory near 0.5 GB (docs/benchmarks.md)."""
+    that is what keeps start-up near 2-3 s and memory near 0.6 GB (docs/benchmarks.md)."""
     code = ("import sys\nfrom bot.cli import main\n"
             "rc = main(['ask', '--no-log', 'quen mk vneid thi lam sao'])\n"
             "heavy = sorted(m for m in ('torch', 'sentence_transformers', 'transformers') if m in sys.modules)\n"
