@@ -209,10 +209,12 @@ class OnnxEncoder:
         embedded inside a batch would depend on its neighbours; alone, it is the same vector
         whether it is a question now or an FAQ wording at index time. `batch_size` and `threads`
         are unused (the session's thread count is fixed when it is loaded)."""
+        from tqdm import tqdm
+
         prefix = self.prompts.get(prompt_name, "") if prompt_name else ""
         session = self._session
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        bar = _progress(len(texts), show_progress)
+        bar = tqdm(total=len(texts), desc="embedding", unit="text", file=sys.stderr, disable=not show_progress)
         for i, enc in enumerate(self.tokenizer.encode_batch([prefix + t for t in texts])):
             ids = np.array([enc.ids], dtype=np.int64)
             hidden = session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids)})[0][0]
@@ -221,19 +223,3 @@ class OnnxEncoder:
             bar.update(1)
         bar.close()
         return out
-
-
-def _progress(total: int, show: bool):  # type: ignore[no-untyped-def]
-    if not show:
-        return _NoBar()
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc="embedding", unit="text", file=sys.stderr)
-
-
-class _NoBar:
-    def update(self, n: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
