@@ -274,6 +274,7 @@ class ZaloChannel:
         rate_limit_per_minute: int = 20,
         state_ttl: float = 900.0,
         clock: Callable[[], float] = time.monotonic,
+        concurrency: int = 64,
     ) -> None:
         if webhook_url and not secret_token:
             raise ValueError("a Zalo webhook needs a secret token")
@@ -290,6 +291,9 @@ class ZaloChannel:
         self._locks: dict[str, list] = {}  # chat id -> [lock, users]
         self._tasks: set[asyncio.Task] = set()
         self._poller: asyncio.Task | None = None
+        # at most `concurrency` messages being answered at once, as Telegram's concurrent_updates:
+        # a flood on one channel then cannot fill the shared worker threads' queue on its own
+        self._slots = asyncio.Semaphore(concurrency)
 
     @property
     def mode(self) -> str:
@@ -367,7 +371,7 @@ class ZaloChannel:
             ):
                 log.info("Zalo: message %s was already handled; skipping", incoming.message_id)
                 return
-            async with self._chat_lock(incoming.chat_id):
+            async with self._chat_lock(incoming.chat_id), self._slots:
                 await self._route(incoming)
         except Exception:
             if self.metrics:

@@ -378,3 +378,36 @@ async def test_hundred_simultaneous_chats(zalo_api, spy, faq_questions, tmp_path
         reply = spy.reply_to(chat)
         assert (reply.kind, reply.faq_id) == ("faq", question.faq_id)
         assert answer == f"{reply_text(reply)}\n\n{zalo.FEEDBACK_HINT}"
+
+
+async def test_at_most_concurrency_messages_are_answered_at_once(zalo_api, assistant, faq_questions):
+    """Like Telegram's concurrent_updates: a flood of Zalo messages waits its turn instead of
+    filling the worker threads that both channels share."""
+    import threading
+    import time as _time
+
+    class Slow:
+        def __init__(self, real) -> None:  # type: ignore[no-untyped-def]
+            self.real, self.now, self.most, self.lock = real, 0, 0, threading.Lock()
+
+        def __getattr__(self, name):  # type: ignore[no-untyped-def]
+            return getattr(self.real, name)
+
+        def handle(self, message):  # type: ignore[no-untyped-def]
+            with self.lock:
+                self.now += 1
+                self.most = max(self.most, self.now)
+            _time.sleep(0.05)
+            try:
+                return self.real.handle(message)
+            finally:
+                with self.lock:
+                    self.now -= 1
+
+    slow = Slow(assistant)
+    chats = [chat_id() for _ in range(12)]
+    async with polling(zalo_api, slow, concurrency=2):
+        for i, chat in enumerate(chats):
+            zalo_api.push(zalo_api.text_update(chat, faq_questions[i % len(faq_questions)].question))
+        await zalo_api.await_for(lambda calls: all(zalo_api.messages_to(c) for c in chats), timeout=30)
+    assert slow.most == 2  # every message answered, never more than two at once
