@@ -169,10 +169,15 @@ def views(text: str) -> Views:
     return Views(original=original, normalized=normalized, folded=fold(normalized))
 
 
+_ID_PARTS = re.compile(r"[^\W_]+")
+
+
 def lexical_terms(folded: str) -> list[str]:
-    """Folded syllables plus syllable bigrams: the lexical channel's terms."""
+    """Folded syllables plus syllable bigrams: the lexical channel's terms. An identifier kept
+    whole (57-nq/tw, 13/2023/nd-cp) also gives its parts, so "nghi quyet 57" meets "57-NQ/TW"."""
     syl = folded.split()
-    return syl + [f"{a}_{b}" for a, b in zip(syl, syl[1:])]
+    parts = [p for tok in syl if not tok.isalnum() for p in _ID_PARTS.findall(tok) if p != tok]
+    return syl + [f"{a}_{b}" for a, b in zip(syl, syl[1:])] + parts
 
 
 def has_diacritics(text: str) -> bool:

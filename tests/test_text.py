@@ -73,3 +73,9 @@ def test_long_input_is_cut():
 
 def test_lexical_terms_have_bigrams():
     assert lexical_terms("quen mat khau") == ["quen", "mat", "khau", "quen_mat", "mat_khau"]
+
+
+def test_identifiers_also_give_their_parts():
+    terms = lexical_terms(views("Nghị quyết 57-NQ/TW là gì?").folded)
+    assert "57-nq/tw" in terms and {"57", "nq", "tw"} <= set(terms)  # "nghị quyết 57" meets "57-NQ/TW"
+    assert lexical_terms("goi 0912345678") == ["goi", "0912345678", "goi_0912345678"]  # nothing to split
