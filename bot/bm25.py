@@ -55,13 +55,12 @@ class BM25:
     def _weights(self) -> tuple[np.ndarray, "csc_matrix"]:
         from scipy.sparse import csc_matrix
 
-        total = np.concatenate([[0], np.cumsum(self.counts, dtype=np.int64)])
-        lengths = (total[self.indptr[1:]] - total[self.indptr[:-1]]).astype(np.float64)  # terms per doc
+        doc = np.repeat(np.arange(self.n_docs), np.diff(self.indptr))
+        lengths = np.bincount(doc, weights=self.counts, minlength=self.n_docs)  # terms per document
         vocab, col = np.unique(self.terms, return_inverse=True)
         df = np.bincount(col, minlength=len(vocab))
         idf = np.log1p((self.n_docs - df + 0.5) / (df + 0.5))
         avg = max(float(lengths.mean()) if self.n_docs else 0.0, 1e-9)
-        doc = np.repeat(np.arange(self.n_docs), np.diff(self.indptr))
         tfc = self.counts / (K1 * (1 - B + B * lengths[doc] / avg) + self.counts)
         weights = (idf[col] * tfc).astype(np.float32)
         return vocab, csc_matrix((weights, (doc, col)), shape=(self.n_docs, len(vocab)))

@@ -9,7 +9,6 @@ Ranking and deciding use different scores (see ../shared/research/retrieval-leve
 from __future__ import annotations
 
 import json
-import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path

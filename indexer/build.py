@@ -265,8 +265,10 @@ def term_counts(prev: Path | None, prev_order: list[str], keys: list[str], texts
             old = BM25.load(prev / "bm25.npz")
         except Exception:  # noqa: BLE001 - a damaged cache is only a slower build
             old = None
-    rows = {k: i for i, k in enumerate(prev_order)} if old is not None and old.n_docs == len(prev_order) else {}
-    return BM25.from_docs([old.doc(rows[k]) if k in rows and old is not None else DocCounts.of(tt.lexical_doc())
+    if old is None or old.n_docs != len(prev_order):
+        return BM25.from_docs([DocCounts.of(tt.lexical_doc()) for tt in texts])
+    rows = {k: i for i, k in enumerate(prev_order)}
+    return BM25.from_docs([old.doc(rows[k]) if k in rows else DocCounts.of(tt.lexical_doc())
                            for k, tt in zip(keys, texts)])
 
 

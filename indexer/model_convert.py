@@ -591,13 +591,14 @@ def convert(src_bin: Path, out_dir: Path) -> None:
         _write_safetensors(tmp / "model.safetensors", sd, meta)
         del sd
         _folder_files(f, tmp, meta)
-        _swap_into_place(tmp, out_dir)
+        swap_into_place(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 
-def _swap_into_place(tmp: Path, out_dir: Path) -> None:
+def swap_into_place(tmp: Path, out_dir: Path) -> None:
+    """Replace `out_dir` by the folder `tmp` (renames: never a half-written `out_dir`)."""
     old = None
     if out_dir.exists() or out_dir.is_symlink():
         old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"

@@ -28,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.model_convert import MAX_SEQ_LENGTH, ModelError, sha256_file
+from indexer.embedder import folder_fingerprint
+from indexer.model_convert import MAX_SEQ_LENGTH, ModelError, sha256_file, swap_into_place
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +48,6 @@ def _read_marker(folder: Path) -> dict | None:
         return None
 
 
-def _source_fingerprint(folder: Path) -> str:
-    from indexer.embedder import folder_fingerprint
-
-    return folder_fingerprint(folder)
-
-
 def check_onnx(folder: Path, *, deep: bool = False) -> str | None:
     """Why the exported model in `folder` cannot be used (None when it can). Cheap by default:
     the marker, the source model's fingerprint and the file's size and mtime; `deep` (or a
@@ -61,7 +56,7 @@ def check_onnx(folder: Path, *, deep: bool = False) -> str | None:
     path = folder / ONNX_DIR / ONNX_FILE
     if marker is None or not path.is_file():
         return "the ONNX export is missing"
-    if marker.get("export_version") != EXPORT_VERSION or marker.get("source") != _source_fingerprint(folder):
+    if marker.get("export_version") != EXPORT_VERSION or marker.get("source") != folder_fingerprint(folder):
         return "the ONNX export is out of date"
     st = path.stat()
     if st.st_size != marker.get("size"):
@@ -96,13 +91,9 @@ def prepare_onnx(folder: Path, *, force: bool = False, deep: bool = False, progr
         _quantize(tmp / "model_fp32.onnx", tmp / ONNX_FILE)
         (tmp / "model_fp32.onnx").unlink()
         st = (tmp / ONNX_FILE).stat()
-        marker = {"export_version": EXPORT_VERSION, "source": _source_fingerprint(folder), "size": st.st_size,
+        marker = {"export_version": EXPORT_VERSION, "source": folder_fingerprint(folder), "size": st.st_size,
                   "sha256": sha256_file(tmp / ONNX_FILE), "quantization": "dynamic int8 (onnxruntime)"}
-        old = folder / f".{ONNX_DIR}.old-{os.getpid()}"
-        if (folder / ONNX_DIR).exists():
-            os.rename(folder / ONNX_DIR, old)
-        os.rename(tmp, folder / ONNX_DIR)
-        shutil.rmtree(old, ignore_errors=True)
+        swap_into_place(tmp, folder / ONNX_DIR)
         marker["mtime_ns"] = path.stat().st_mtime_ns
         (folder / ONNX_DIR / ONNX_MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
     except OSError as e:

@@ -2,8 +2,9 @@
 
 `bot.text.views` costs about 0.1 ms for a question and 1 ms for a long answer: seconds for a
 10,000-entry FAQ. Every build stores what it derived in `texts.json`, keyed by a hash of the
-target's text and of the normalisation code (bot/text.py, bot/teencode.py, bot/bm25.py), so a re-index derives
-only the entries that changed, and `Index` reads the file instead of deriving it all again.
+target's text and of the code deriving it (bot/text.py, bot/teencode.py, and bot/bm25.py for the
+term counts kept under the same keys), so a re-index derives only the entries that changed, and
+`Index` reads the file instead of deriving it all again.
 """
 
 from __future__ import annotations

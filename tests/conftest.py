@@ -27,6 +27,30 @@ def _isolated_env(monkeypatch, tmp_path_factory):
     get_settings.cache_clear()
 
 
+def cli_in_process(monkeypatch, capsys, tmp_path: Path, argv: list[str], stdin: str = "",
+                   **env: str) -> tuple[int, str, str]:
+    """Run `trolyso ARGV` in this process (the model stays loaded) with TROLYSO_DATA_DIR in
+    `tmp_path` and `env` set: (exit code, stdout, stderr)."""
+    import io
+    import sys
+
+    from bot import cli
+    from bot.config import get_settings
+
+    monkeypatch.chdir(tmp_path)
+    for key, value in {"TROLYSO_DATA_DIR": str(tmp_path / "var"), **env}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    get_settings.cache_clear()
+    try:
+        code = cli.main(argv)
+    except SystemExit as exc:  # argparse usage errors
+        code = exc.code
+    get_settings.cache_clear()
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
 def make_settings(tmp: Path, **overrides):  # type: ignore[no-untyped-def]
     from bot.config import Settings
 
@@ -101,8 +125,8 @@ def pg_url() -> str:
 
 
 @pytest.fixture()
-def pg_schema_url(pg_url):
-    """A fresh PostgreSQL schema for one test (search_path in the URL), dropped afterwards."""
+def pg_schema(pg_url):
+    """A fresh PostgreSQL schema for one test, dropped afterwards: (engine, schema name)."""
     import uuid
 
     from sqlalchemy import create_engine, text
@@ -113,7 +137,13 @@ def pg_schema_url(pg_url):
     engine = create_engine(normalize_url(pg_url))
     with engine.begin() as conn:
         conn.execute(text(f"create schema {schema}"))
-    yield f"{pg_url}?options=-csearch_path%3D{schema}"
+    yield engine, schema
     with engine.begin() as conn:
         conn.execute(text(f"drop schema {schema} cascade"))
     engine.dispose()
+
+
+@pytest.fixture()
+def pg_schema_url(pg_url, pg_schema):
+    """The URL of a fresh schema (search_path in the URL)."""
+    return f"{pg_url}?options=-csearch_path%3D{pg_schema[1]}"

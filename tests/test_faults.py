@@ -8,7 +8,6 @@ Telegram and Zalo Bot API servers on 127.0.0.1, the real model folder (copied be
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
@@ -21,13 +20,12 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
 from bot.assistant import Assistant, retrieval_params
@@ -36,7 +34,7 @@ from bot.recovery import RebuildFailed, open_index_or_rebuild
 from bot.retrieval import Index, IndexError_
 from bot.storage import Store, normalize_url
 from bot.types import Message
-from tests.conftest import DATA, ROOT, make_settings
+from tests.conftest import DATA, ROOT, cli_in_process, make_settings
 
 KNOWN = "Quên mật khẩu VNeID thì lấy lại thế nào?"  # answered from the test FAQ
 KNOWN_ID = "vneid-quen-mat-khau"
@@ -184,18 +182,6 @@ class TcpProxy:
                     s.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
-
-
-@pytest.fixture()
-def pg_schema(pg_url):
-    schema = f"f_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(normalize_url(pg_url))
-    with engine.begin() as conn:
-        conn.execute(text(f"create schema {schema}"))
-    yield engine, schema
-    with engine.begin() as conn:
-        conn.execute(text(f"drop schema {schema} cascade"))
-    engine.dispose()
 
 
 def test_postgres_down_then_back_nothing_lost(pg_url, pg_schema, settings, small_index_dir, embedder):
@@ -402,34 +388,18 @@ def test_rebuild_that_cannot_succeed_is_one_clear_error(index_copy, tmp_path, em
         open_index_or_rebuild(nothing, embedder)
 
 
-def _cli(monkeypatch, capsys, tmp_path: Path, argv: list[str], stdin: str = "", **env: str) -> tuple[int, str, str]:
-    """Run `trolyso ARGV` in this process (the model is already loaded) with a clean environment."""
-    from bot import cli
-    from bot.config import get_settings
-
-    monkeypatch.chdir(tmp_path)
-    for key, value in {"TROLYSO_DATA_DIR": str(tmp_path / "var"), **env}.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-    get_settings.cache_clear()
-    code = cli.main(argv)
-    get_settings.cache_clear()
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 @pytest.mark.bench  # loads the model twice (~8 s); `make test` covers the wiring in test_security
 def test_cli_chat_rebuilds_a_corrupted_index_and_ask_does_not(index_copy, tmp_path, monkeypatch, capsys, caplog):
     damaged = (index_copy / "current").resolve()
     _damage(damaged, "faiss-truncated")
     env = {"TROLYSO_INDEX_DIR": str(index_copy), "TROLYSO_FAQ": str(DATA / "faq.yaml"),
            "TROLYSO_KNOWLEDGE_DIR": str(DATA / "knowledge")}
-    code, out, err = _cli(monkeypatch, capsys, tmp_path, ["ask", "--no-log", KNOWN], **env)
+    code, out, err = cli_in_process(monkeypatch, capsys, tmp_path, ["ask", "--no-log", KNOWN], **env)
     assert code == 1 and err.startswith("trolyso: index at") and "trolyso index" in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
     caplog.set_level(logging.WARNING, logger="bot.recovery")
-    code, out, err = _cli(monkeypatch, capsys, tmp_path, ["chat"], stdin=f"{KNOWN}\nthoát\n", **env)
+    code, out, err = cli_in_process(monkeypatch, capsys, tmp_path, ["chat"], stdin=f"{KNOWN}\nthoát\n", **env)
     assert code == 0, err
     assert "Trợ lý số: 1. Mở ứng dụng VNeID" in out
     assert any("is corrupted" in r.getMessage() and "rebuilding it from" in r.getMessage() for r in caplog.records)
@@ -481,6 +451,23 @@ def _check_log(spy: SpyAssistant, chat, question: str) -> None:
     assert row.user_hash and str(chat) not in row.user_hash
 
 
+async def _ask_through(channel, api, chat, timeout: float = 20) -> None:  # type: ignore[no-untyped-def]
+    """Start `channel` (polling the fake `api`), the citizen asks KNOWN, wait for a message back."""
+    await channel.start()
+    try:
+        api.push(api.text_update(chat, KNOWN))
+        await api.await_for(lambda calls: api.messages_to(chat), timeout=timeout)
+    finally:
+        await channel.stop()
+
+
+def _zalo_channel(spy, api, **client_options):  # type: ignore[no-untyped-def]
+    from bot.channels import zalo
+
+    return zalo.ZaloChannel(spy, zalo.ZaloClient(api.token, api.base_url, backoff=0.05, **client_options),
+                            poll_timeout=1)
+
+
 @pytest.mark.bench  # python-telegram-bot waits 5 s before it calls a request timed out
 @pytest.mark.parametrize("fault", ["timeout", "500-then-timeout"])
 async def test_telegram_send_faults_are_retried_and_logged(fault, assistant):
@@ -494,12 +481,7 @@ async def test_telegram_send_faults_are_retried_and_logged(fault, assistant):
             api.fail("sendMessage", 500, {"ok": False, "error_code": 500, "description": "Internal Server Error"})
         api.stall("sendMessage", 6.0)  # python-telegram-bot gives up reading after 5 s
         channel = TelegramChannel(spy, api.token, base_url=api.base_url, poll_timeout=1, backoff=0.05)
-        await channel.start()
-        try:
-            api.push(api.text_update(chat, KNOWN))
-            await api.await_for(lambda calls: api.messages_to(chat), timeout=30)
-        finally:
-            await channel.stop()
+        await _ask_through(channel, api, chat, timeout=30)
         expected = ([500] if fault != "timeout" else []) + [200, 504]
         # the stalled attempt is recorded when the fake gives up on it, after the retry succeeded
         await api.await_for(lambda calls: len(api.calls_of("sendMessage")) == len(expected), timeout=10)
@@ -526,14 +508,7 @@ async def test_zalo_send_faults_are_retried_and_logged(fault, assistant):
             api.fail("sendMessage", 500, {"ok": False, "error_code": 500, "description": "Internal error"})
         if fault in ("timeout", "all"):
             api.stall("sendMessage", 1.5)
-        client = zalo.ZaloClient(api.token, api.base_url, timeout=0.5, backoff=0.05)
-        channel = zalo.ZaloChannel(spy, client, poll_timeout=1)
-        await channel.start()
-        try:
-            api.push(api.text_update(chat, KNOWN))
-            await api.await_for(lambda calls: api.messages_to(chat), timeout=20)
-        finally:
-            await channel.stop()
+        await _ask_through(_zalo_channel(spy, api, timeout=0.5), api, chat)
         expected = {"429": [429, 200], "500": [500, 200], "timeout": [504, 200], "all": [429, 500, 504, 200]}[fault]
         await api.await_for(lambda calls: len(api.calls_of("sendMessage")) == len(expected), timeout=10)
         statuses = [c.status for c in api.calls_of("sendMessage")]
@@ -544,22 +519,13 @@ async def test_zalo_send_faults_are_retried_and_logged(fault, assistant):
 
 
 async def test_zalo_gives_up_after_retries_but_the_log_is_intact(assistant):
-    from bot.channels import zalo
     from bot.channels.common import SORRY_ERROR
 
     spy = SpyAssistant(assistant)
     chat = f"zg{new_chat_id():x}"
     with StallingZaloAPI() as api:
         api.stall("sendMessage", 1.0, times=2)
-        client = zalo.ZaloClient(api.token, api.base_url, timeout=0.3, backoff=0.05, max_retries=1)
-        channel = zalo.ZaloChannel(spy, client, poll_timeout=1)
-        await channel.start()
-        try:
-            api.push(api.text_update(chat, KNOWN))
-            # the answer times out twice; then the polite error notice is sent
-            await api.await_for(lambda calls: api.messages_to(chat), timeout=20)
-        finally:
-            await channel.stop()
+        await _ask_through(_zalo_channel(spy, api, timeout=0.3, max_retries=1), api, chat)  # then the notice
         assert api.messages_to(chat) == [SORRY_ERROR]
     _check_log(spy, chat, KNOWN)
 
@@ -608,7 +574,7 @@ def test_corrupted_model_error_is_one_line(corrupted_model, tmp_path, monkeypatc
     with pytest.raises(ModelError) as err:
         load_embedder(BUILTIN_MODEL_NAME, corrupted_model)
     assert "\n" not in str(err.value) and "trolyso model prepare" in str(err.value)
-    code, out, stderr = _cli(monkeypatch, capsys, tmp_path, ["ask", "--no-log", KNOWN],
+    code, out, stderr = cli_in_process(monkeypatch, capsys, tmp_path, ["ask", "--no-log", KNOWN],
                              TROLYSO_MODEL_DIR=str(corrupted_model))
     assert code == 1 and not out and len(stderr.strip().splitlines()) == 1 and "Traceback" not in stderr
     assert stderr.startswith("trolyso: cannot ") and "embedding model" in stderr and "trolyso model prepare" in stderr

@@ -7,7 +7,6 @@ stored outside open review items.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import logging
 import os
 import signal
@@ -20,14 +19,12 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, select, text
 
-from bot import cli
 from bot.cli_privacy import parse_age, purge
-from bot.config import get_settings
 from bot.models import ProcessedUpdate, QuestionLog, ReviewGroup, ReviewItem, utcnow
 from bot.server import _protect_tokens, build_server
 from bot.storage import Store, normalize_url
 from tests.channels.helpers import new_chat_id, serving
-from tests.conftest import DATA, ROOT, make_settings
+from tests.conftest import DATA, ROOT, cli_in_process, make_settings
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.fakes.zalo_api import FakeZaloAPI
 
@@ -91,41 +88,26 @@ EXPECTED_AFTER = {
 }
 
 
-def _run_cli(monkeypatch, capsys, tmp_path: Path, argv: list[str], stdin: str = "", **env: str) -> tuple[int, str, str]:
-    monkeypatch.chdir(tmp_path)
-    for key, value in {"TROLYSO_DATA_DIR": str(tmp_path / "var"), **env}.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-    get_settings.cache_clear()
-    try:
-        code = cli.main(argv)
-    except SystemExit as exc:  # argparse usage errors
-        code = exc.code
-    get_settings.cache_clear()
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 def test_purge_cli_sqlite(tmp_path, monkeypatch, capsys):
     db = f"sqlite:///{tmp_path}/p.db"
     store = Store(db, tmp_path / "spool.jsonl")
     _populate(store, utcnow())
     before = _state(store)
-    code, out, err = _run_cli(monkeypatch, capsys, tmp_path, ["privacy", "purge", "--older-than", "180d", "--dry-run"],
+    code, out, err = cli_in_process(monkeypatch, capsys, tmp_path, ["privacy", "purge", "--older-than", "180d", "--dry-run"],
                               TROLYSO_DB_URL=db)
     assert code == 0, err
     assert out.startswith("would delete 4 question log record(s), 2 closed review item(s), 1 closed review group(s) "
                           "and 3 delivery key(s) older than 180 day(s)")
     assert _state(store) == before  # a dry run deletes nothing
 
-    code, out, err = _run_cli(monkeypatch, capsys, tmp_path, ["privacy", "purge", "--older-than", "180d"],
+    code, out, err = cli_in_process(monkeypatch, capsys, tmp_path, ["privacy", "purge", "--older-than", "180d"],
                               TROLYSO_DB_URL=db)
     assert code == 0, err
     assert out.strip() == ("deleted 4 question log record(s), 2 closed review item(s), 1 closed review group(s) and "
                            "3 delivery key(s) older than 180 day(s); kept 1 open review item(s) and 5 question log "
                            "record(s)")
     assert _state(store) == EXPECTED_AFTER
-    code, out, _ = _run_cli(monkeypatch, capsys, tmp_path, ["privacy", "purge", "--older-than", "180d"], TROLYSO_DB_URL=db)
+    code, out, _ = cli_in_process(monkeypatch, capsys, tmp_path, ["privacy", "purge", "--older-than", "180d"], TROLYSO_DB_URL=db)
     assert code == 0 and out.startswith("deleted 0 question log record(s), 0 closed")  # idempotent
     with open(f"{tmp_path}/p.db", "rb") as fh:
         assert "cũ 3".encode() not in fh.read()  # vacuumed: deleted text is not left in free pages
@@ -157,12 +139,12 @@ def test_purge_postgres(pg_url, tmp_path):
 
 
 def test_purge_errors_are_one_line_without_password(tmp_path, monkeypatch, capsys):
-    code, out, err = _run_cli(monkeypatch, capsys, tmp_path, ["privacy", "purge", "--older-than", "soon"])
+    code, out, err = cli_in_process(monkeypatch, capsys, tmp_path, ["privacy", "purge", "--older-than", "soon"])
     assert code == 2 and "invalid age 'soon'" in err
-    code, out, err = _run_cli(monkeypatch, capsys, tmp_path, ["privacy", "purge"])
+    code, out, err = cli_in_process(monkeypatch, capsys, tmp_path, ["privacy", "purge"])
     assert code == 2 and "--older-than" in err
     url = "postgresql://trolyso:pw-S3cret-xyz@127.0.0.1:1/trolyso"  # nothing listens on port 1
-    code, out, err = _run_cli(monkeypatch, capsys, tmp_path, ["privacy", "purge", "--older-than", "180d"],
+    code, out, err = cli_in_process(monkeypatch, capsys, tmp_path, ["privacy", "purge", "--older-than", "180d"],
                               TROLYSO_DB_URL=url)
     assert code == 1 and err.startswith("trolyso: cannot purge the database postgresql+psycopg://trolyso:***@")
     assert len(err.strip().splitlines()) == 1 and "pw-S3cret-xyz" not in err + out
@@ -232,7 +214,7 @@ async def test_serve_and_cli_never_log_tokens_or_secrets(tmp_path, assistant, mo
             (["-v", "privacy", "purge", "--older-than", "180d"], ""), (["-v", "faq", "check", "--no-model"], "")]
     outputs = []
     for argv, stdin in runs:
-        code, out, err = _run_cli(monkeypatch, capfd, tmp_path, argv, stdin, **env)
+        code, out, err = cli_in_process(monkeypatch, capfd, tmp_path, argv, stdin, **env)
         outputs += [out, err]
         assert code == 0, (argv, err)
     captured = capfd.readouterr()
