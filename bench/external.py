@@ -23,8 +23,9 @@ sys.path.insert(0, str(ROOT))
 from bot.config import Settings  # noqa: E402
 from bot.assistant import retrieval_params  # noqa: E402
 from bot.retrieval import Index  # noqa: E402
-from bot.text import views  # noqa: E402
-from indexer.build import Target, publish  # noqa: E402
+from indexer.text import views  # noqa: E402
+from indexer.build import publish  # noqa: E402
+from indexer.targets import Target  # noqa: E402
 from indexer.embedder import embedder_for  # noqa: E402
 
 EXTERNAL = ROOT.parent / "shared" / "eval" / "external"

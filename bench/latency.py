@@ -26,7 +26,7 @@ def _reply_none(question: str, score: float):  # type: ignore[no-untyped-def]
 
 def plain_fold(text: str) -> str:
     """The baselines' only normalisation: lower case, diacritics removed (đ -> d)."""
-    from bot.text import fold
+    from indexer.text import fold
 
     return fold(text.lower())
 
@@ -126,7 +126,7 @@ def run() -> str:
     from bot import evaluate as ev
     from bot.batch import handle_many
     from bot.evaluation_run import threshold_replayer
-    from bot.text import views
+    from indexer.text import views
     from bot.types import Message
     from indexer.embedder import _batch_threads
     from indexer.faq import load_faq
@@ -209,7 +209,7 @@ def run() -> str:
         "objective), so their accuracy is optimistic; our pipeline is shown with its configured "
         "thresholds and, for a like-for-like comparison, with thresholds tuned in-sample too "
         "(`bot.evaluate.tune` over its grid; latency as the configured run). Baselines' text "
-        "processing: lower case + `bot.text.fold` (no teencode expansion); BM25 documents = folded "
+        "processing: lower case + `indexer.text.fold` (no teencode expansion); BM25 documents = folded "
         "syllables of question + alternates.\n\n" + table + "\n\n" + parts)
     text = write_result("latency", "Per-question latency and accuracy: our pipeline vs plain baselines", body)
 

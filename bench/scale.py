@@ -23,7 +23,7 @@ HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 128  # as indexer.build.m
 def dev_queries(emb) -> tuple[list, np.ndarray]:
     """The dev questions' views and their real query vectors."""
     from bot.evaluate import load_questions
-    from bot.text import views
+    from indexer.text import views
 
     vs = [views(q.text) for q in load_questions(DEV_SET / "questions.jsonl")]
     vs = [v for v in vs if v.has_content]
@@ -168,7 +168,7 @@ def run(sizes: tuple[int, ...] = (150, 10_000, 100_000), faiss_counts: tuple[int
 
 def reindex(faq: Path, out: Path, emb) -> str:
     """Edit one entry (question and answer) of the built FAQ, rebuild, and time the steps."""
-    from bot.text import views
+    from indexer.text import views
     from indexer.faq import paused_gc
 
     text = faq.read_text(encoding="utf-8")
@@ -194,7 +194,7 @@ def _reindex_steps(faq: Path, out: Path, emb, edited: str, stats, seconds: float
     import faiss
     import yaml
 
-    from bot.text import views
+    from indexer.text import views
     from indexer.build import (EmbeddingCache, current_build, dense_docs, faq_target, make_faiss_index,
                                term_counts, text_key)
     from indexer.faq import load_faq

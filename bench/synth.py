@@ -71,7 +71,7 @@ def halves(q: str) -> tuple[str, str]:
 
 def source_vectors(embedder, srcs: list[Source]) -> tuple[np.ndarray, np.ndarray]:
     """Real embeddings (accented normalised form, folded form) of every source question, cached."""
-    from bot.text import views
+    from indexer.text import views
 
     WORK.mkdir(parents=True, exist_ok=True)
     cache = WORK / f"synth-sources-{embedder.fingerprint[:12]}-{len(srcs)}.npz"
@@ -92,7 +92,7 @@ class Synthetic:
 
 def make(n: int, embedder, seed: int = 0) -> Synthetic:
     """n synthetic FAQ entries with a vector for every dense text they produce."""
-    from bot.text import views
+    from indexer.text import views
     from indexer.build import dense_docs, faq_target, text_key
     from indexer.faq import FaqEntry
     from indexer.texts import derive

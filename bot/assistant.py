@@ -19,7 +19,7 @@ from bot.models import utcnow
 from bot.privacy import hash_user, load_secret_key, redact
 from bot.retrieval import Index, RetrievalParams
 from bot.storage import Store
-from bot.text import MAX_QUESTION_CHARS, views
+from indexer.text import MAX_QUESTION_CHARS, views
 from bot.types import Candidate, Message, Reply, Suggestion
 from indexer.faq import CATEGORIES
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from bot.chitchat import detect as detect_chitchat
-from bot.text import views
+from indexer.text import views
 from bot.types import Message, Reply
 
 

@@ -94,7 +94,8 @@ def cmd_faq_check(args: argparse.Namespace) -> int:
 
     settings = _settings()
     path = Path(args.path) if args.path else settings.faq
-    issues = check_faq(path, settings, use_model=not args.no_model)
+    issues = check_faq(path, None if args.no_model else (lambda: _embedder(settings)),
+                       settings.near_duplicate_cosine)
     for issue in issues:
         print(issue)
     errors = sum(1 for i in issues if i.level == "error")

@@ -13,7 +13,7 @@ from bot.chitchat import detect as detect_chitchat
 from bot.config import Settings
 from bot.decide import decide
 from bot.retrieval import Index, score_features
-from bot.text import views
+from indexer.text import views
 from bot.types import Message, Reply
 from indexer.build import build_index
 

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.bm25 import BM25
-from bot.text import Views, lexical_terms
+from indexer.bm25 import BM25
+from indexer.text import Views, lexical_terms
 from bot.types import Candidate
-from indexer.build import FORMAT, Target, current_build, fuzzy_docs
+from indexer.build import FORMAT, current_build, fuzzy_docs
+from indexer.targets import Target
 from indexer.texts import TextCache
 
 

@@ -43,7 +43,7 @@ from sqlalchemy.orm import selectinload
 from bot import replies
 from bot.config import Settings
 from bot.models import ReviewGroup, ReviewItem, utcnow
-from bot.text import views
+from indexer.text import views
 
 if TYPE_CHECKING:
     from bot.retrieval import Index

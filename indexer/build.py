@@ -28,28 +28,15 @@ from typing import Callable
 
 import numpy as np
 
-from bot.bm25 import BM25, DocCounts
-from bot.text import fold, views
+from indexer.bm25 import BM25, DocCounts
+from indexer.text import fold, views
 from indexer.faq import FaqEntry, paused_gc, require_valid
 from indexer.knowledge import Passage, load_knowledge
+from indexer.targets import Target
 from indexer.texts import TargetText, TextCache
 
 FORMAT = 3
 KEEP_BUILDS = 2
-
-
-@dataclass(frozen=True)
-class Target:
-    """Something the assistant can answer with."""
-
-    id: str  # FAQ id, or "kb:<passage id>"
-    kind: str  # "faq" | "knowledge"
-    question: str  # FAQ question, or the passage heading
-    answer: str  # FAQ answer, or the passage text
-    source: str | None
-    category: str | None = None
-    alternates: tuple[str, ...] = ()
-    tags: tuple[str, ...] = ()
 
 
 def faq_target(e: FaqEntry) -> Target:

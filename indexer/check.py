@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import numpy as np
 
-from bot.config import Settings
-from bot.text import has_diacritics, views
+from indexer.embedder import Embedder
 from indexer.faq import FaqFile, Issue, load_faq
+from indexer.text import has_diacritics, views
 
 DISTINCT_TAG = "distinct"
+NEAR_DUPLICATE_COSINE = 0.97  # default of TROLYSO_NEAR_DUPLICATE_COSINE
 
 
-def near_duplicates(faq: FaqFile, embedder, threshold: float) -> list[Issue]:
+def near_duplicates(faq: FaqFile, embedder: Embedder, threshold: float) -> list[Issue]:
     """Questions of different entries closer than `threshold` (cosine), unless acknowledged."""
     rows: list[tuple[int, str]] = []  # (entry index, question)
     for i, e in enumerate(faq.entries):
@@ -40,15 +44,15 @@ def near_duplicates(faq: FaqFile, embedder, threshold: float) -> list[Issue]:
     return issues
 
 
-def check_faq(path, settings: Settings, use_model: bool = True, embedder=None) -> list[Issue]:  # type: ignore[no-untyped-def]
+def check_faq(path: Path, embedder: Embedder | Callable[[], Embedder] | None = None,
+              threshold: float = NEAR_DUPLICATE_COSINE) -> list[Issue]:
+    """Structural issues of the FAQ at `path`, plus near-duplicate warnings when an embedder (or
+    a function loading one, called only when the file is valid) is given."""
     faq = load_faq(path)
     issues = list(faq.issues)
     if not path.exists():
         return issues
-    if use_model and not faq.errors and faq.entries:
-        if embedder is None:
-            from indexer.embedder import embedder_for
-
-            embedder = embedder_for(settings)
-        issues += near_duplicates(faq, embedder, settings.near_duplicate_cosine)
+    if embedder is not None and not faq.errors and faq.entries:
+        model = embedder if isinstance(embedder, Embedder) else embedder()
+        issues += near_duplicates(faq, model, threshold)
     return sorted(issues, key=lambda i: (i.line, i.level))

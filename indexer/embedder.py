@@ -20,23 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer.model_convert import BUILTIN_MODEL_NAME, ModelError, prepare_model
-
-FINGERPRINT_CACHE = "trolyso-fingerprint.json"
-FINGERPRINT_VERSION = 1
-_FIX_HINT = "Set TROLYSO_EMBEDDING_MODEL to a local sentence-transformers folder or run `trolyso model prepare`"
-
-# Files whose bytes define what the model computes. config.json, tokenizer.json and the weights
-# are required by the fingerprint; the small sentence-transformers files (prompts, pooling,
-# normalisation, max length) change embeddings too, so they are included when present.
-_FINGERPRINT_FILES = (
-    "config.json",
-    "tokenizer.json",
-    "modules.json",
-    "sentence_bert_config.json",
-    "config_sentence_transformers.json",
-    "1_Pooling/config.json",
-)
-_WEIGHT_PATTERNS = ("model.safetensors", "model-*.safetensors", "pytorch_model.bin", "pytorch_model-*.bin")
+from indexer.model_files import FIX_HINT, folder_fingerprint, quiet_transformers
 
 # Threads (torch; the ONNX backend always runs one session with one thread, see
 # indexer/onnx_model.py, unless TROLYSO_TORCH_THREADS is set). Two threads
@@ -102,52 +86,6 @@ def _num_threads(n: int):
         finally:
             if old != n:
                 torch.set_num_threads(old)
-
-
-# ------------------------------------------------------------------- fingerprint
-
-
-def _weight_files(folder: Path) -> list[Path]:
-    found: list[Path] = []
-    for pattern in _WEIGHT_PATTERNS:
-        found.extend(sorted(folder.glob(pattern)))
-        if found:
-            break
-    return found
-
-
-def folder_fingerprint(folder: Path) -> str:
-    """sha256 over the model's defining files, cached in the folder by their size and mtime."""
-    folder = Path(folder)
-    weights = _weight_files(folder)
-    if not weights:
-        raise ModelError(f"no weights file (model.safetensors or pytorch_model.bin) in {folder}. {_FIX_HINT}")
-    files = [folder / n for n in _FINGERPRINT_FILES if (folder / n).is_file()] + weights
-    key = []
-    for p in files:
-        st = p.stat()
-        key.append([p.relative_to(folder).as_posix(), st.st_size, st.st_mtime_ns])
-    cache = folder / FINGERPRINT_CACHE
-    try:
-        cached = json.loads(cache.read_text(encoding="utf-8"))
-        if cached.get("version") == FINGERPRINT_VERSION and cached.get("files") == key:
-            return str(cached["sha256"])
-    except (OSError, ValueError, KeyError, AttributeError):
-        pass
-    h = hashlib.sha256()
-    for p, (rel, size, _) in zip(files, key):
-        h.update(f"{rel}\0{size}\0".encode())
-        with open(p, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 22), b""):
-                h.update(chunk)
-    digest = h.hexdigest()
-    try:  # best effort: the folder may be read-only (e.g. a shared hub cache)
-        tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"version": FINGERPRINT_VERSION, "files": key, "sha256": digest}) + "\n", encoding="utf-8")
-        os.replace(tmp, cache)
-    except OSError:
-        pass
-    return digest
 
 
 def _memory_fingerprint(model) -> str:
@@ -232,23 +170,6 @@ def _looks_like_path(name: str) -> bool:
     return name.startswith(("/", ".", "~")) or "\\" in name or name.count("/") > 1
 
 
-@contextlib.contextmanager
-def _quiet_transformers():
-    """Hide transformers' weight-loading progress bar while loading."""
-    try:
-        from transformers.utils import logging as tlog
-    except Exception:  # pragma: no cover
-        yield
-        return
-    enabled = tlog.is_progress_bar_enabled()
-    tlog.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if enabled:
-            tlog.enable_progress_bar()
-
-
 def load_embedder(name: str, model_dir: Path, backend: str = "onnx") -> Embedder:
     """Load the embedding model `name`: the builtin model (on ONNX Runtime, or on torch with
     backend="torch"), or a sentence-transformers folder or hub id (always on torch).
@@ -271,10 +192,10 @@ def load_embedder(name: str, model_dir: Path, backend: str = "onnx") -> Embedder
             fingerprint = folder_fingerprint(folder)
         else:
             if not name:
-                raise ModelError(f"no embedding model configured. {_FIX_HINT}")
+                raise ModelError(f"no embedding model configured. {FIX_HINT}")
             local = Path(name).expanduser()
             if _looks_like_path(name) and not local.is_dir():
-                raise ModelError(f"cannot load embedding model '{name}': no such folder. {_FIX_HINT}")
+                raise ModelError(f"cannot load embedding model '{name}': no such folder. {FIX_HINT}")
             model = _load_st(str(local) if local.is_dir() else name)
             fingerprint = folder_fingerprint(local) if local.is_dir() else _memory_fingerprint(model)
         return Embedder(SentenceTransformerEncoder(model), name, fingerprint, "torch")
@@ -284,7 +205,7 @@ def load_embedder(name: str, model_dir: Path, backend: str = "onnx") -> Embedder
             raise
         raise ModelError(f"cannot prepare the builtin embedding model: {msg}") from e
     except Exception as e:  # noqa: BLE001 - every failure becomes one actionable line
-        raise ModelError(f"cannot load embedding model '{name}': {_one_line(e)}. {_FIX_HINT}") from e
+        raise ModelError(f"cannot load embedding model '{name}': {_one_line(e)}. {FIX_HINT}") from e
 
 
 def embedder_for(settings) -> Embedder:  # type: ignore[no-untyped-def]
@@ -297,7 +218,7 @@ def _load_st(name_or_path: str, local_files_only: bool = False):
     from sentence_transformers import SentenceTransformer
 
     torch.set_num_threads(_torch_threads())
-    with _quiet_transformers():
+    with quiet_transformers():
         model = SentenceTransformer(name_or_path, device="cpu", local_files_only=local_files_only)
     model.eval()
     return model

@@ -13,6 +13,8 @@ from typing import Callable, Iterator
 
 import yaml
 
+from indexer.text import views
+
 CATEGORIES: dict[str, str] = {
     "vneid": "VNeID, định danh điện tử",
     "dichvucong": "Dịch vụ công trực tuyến",
@@ -118,15 +120,13 @@ def paused_gc() -> Iterator[None]:
 
 def load_faq(path: Path, folded: Callable[[str], str] | None = None) -> FaqFile:
     """Parse and validate an FAQ file. Never raises for bad content: see `.issues`.
-    `folded` gives the normalised, unaccented form of a question (default: bot.text.views;
+    `folded` gives the normalised, unaccented form of a question (default: indexer.text.views;
     the indexer passes one that remembers the previous build's)."""
     with paused_gc():
         return _load_faq(path, folded or _folded)
 
 
 def _folded(question: str) -> str:
-    from bot.text import views
-
     return views(question).folded
 
 

@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.embedder import folder_fingerprint
 from indexer.model_convert import MAX_SEQ_LENGTH, ModelError, sha256_file, swap_into_place
+from indexer.model_files import folder_fingerprint, quiet_transformers
 
 log = logging.getLogger(__name__)
 
@@ -114,9 +114,8 @@ def _export(folder: Path, out: Path) -> None:
     import torch
     from transformers import AutoModel
 
-    from indexer.embedder import _quiet_transformers
 
-    with _quiet_transformers():
+    with quiet_transformers():
         base = AutoModel.from_pretrained(str(folder), dtype=torch.float32, local_files_only=True).eval()
 
     class Encoder(torch.nn.Module):

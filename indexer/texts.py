@@ -1,8 +1,8 @@
 """The normalised text of every target, derived once and kept between builds.
 
-`bot.text.views` costs about 0.1 ms for a question and 1 ms for a long answer: seconds for a
+`indexer.text.views` costs about 0.1 ms for a question and 1 ms for a long answer: seconds for a
 10,000-entry FAQ. Every build stores what it derived in `texts.json`, keyed by a hash of the
-target's text and of the code deriving it (bot/text.py, bot/teencode.py, and bot/bm25.py for the
+target's text and of the code deriving it (indexer/text.py, indexer/teencode.py, and indexer/bm25.py for the
 term counts kept under the same keys), so a re-index derives only the entries that changed, and
 `Index` reads the file instead of deriving it all again.
 """
@@ -14,23 +14,18 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-from bot.text import lexical_terms, views
-
-if TYPE_CHECKING:
-    from indexer.build import Target
+import indexer.bm25
+import indexer.teencode
+import indexer.text
+from indexer.targets import Target
+from indexer.text import lexical_terms, views
 
 
 @lru_cache(maxsize=1)
 def code_version() -> str:
     """Hash of the normalisation code: derived text from another version is not reused."""
-    import bot.bm25
-    import bot.teencode
-    import bot.text
-
     h = hashlib.sha1()
-    for module in (bot.text, bot.teencode, bot.bm25):
+    for module in (indexer.text, indexer.teencode, indexer.bm25):
         h.update(Path(module.__file__ or "").read_bytes())
     return h.hexdigest()
 
@@ -56,12 +51,12 @@ class TargetText:
         return frozenset(w for _, f in self.wordings for w in f.split()) | frozenset(self.answer.split())
 
 
-def target_key(t: "Target") -> str:
+def target_key(t: Target) -> str:
     raw = json.dumps([code_version(), t.kind, t.question, list(t.alternates), t.answer], ensure_ascii=False)
     return hashlib.sha1(raw.encode()).hexdigest()
 
 
-def wordings(t: "Target") -> tuple[str, ...]:
+def wordings(t: Target) -> tuple[str, ...]:
     return (t.question, *t.alternates) if t.kind == "faq" else (t.question,)
 
 
@@ -100,11 +95,11 @@ class TextCache:
     def folded(self, text: str) -> str:
         return self.wording(text)[1]
 
-    def derive(self, t: "Target") -> TargetText:
+    def derive(self, t: Target) -> TargetText:
         raw = wordings(t)
         return TargetText(raw, tuple(map(self.wording, raw)), views(t.answer).folded)
 
-    def lookup(self, targets: list["Target"]) -> tuple[list[str], list[TargetText]]:
+    def lookup(self, targets: list[Target]) -> tuple[list[str], list[TargetText]]:
         """Keys and derived text of the targets; only targets not in the cache are derived."""
         keys = [target_key(t) for t in targets]
         texts = []
@@ -122,6 +117,6 @@ class TextCache:
                                        encoding="utf-8")
 
 
-def derive(t: "Target") -> TargetText:
+def derive(t: Target) -> TargetText:
     """The derived text of one target, without a cache."""
     return TextCache().derive(t)

@@ -106,7 +106,7 @@ def test_faq_size_categories_and_provenance(entries):
 def test_no_alternate_copied_from_evaluation_sets(entries):
     import json
 
-    from bot.text import views
+    from indexer.text import views
 
     shared = ROOT.parent / "shared" / "eval" / "dev"
     asked = {views(json.loads(line)["text"]).folded

@@ -18,13 +18,13 @@ faqs:
 def test_near_duplicates_warn_unless_acknowledged(tmp_path, settings, embedder):
     p = tmp_path / "faq.yaml"
     p.write_text(TWO_CLOSE.format(tags=""), encoding="utf-8")
-    issues = check_faq(p, settings, embedder=embedder)
+    issues = check_faq(p, embedder, settings.near_duplicate_cosine)
     assert [i.level for i in issues] == ["warning"]
     assert str(issues[0]).startswith(f"{p}:6: warning: 'b' is close to 'a' (line 3, cosine")
     p.write_text(TWO_CLOSE.format(tags="\n    tags: [distinct]"), encoding="utf-8")
-    assert check_faq(p, settings, embedder=embedder) == []
+    assert check_faq(p, embedder, settings.near_duplicate_cosine) == []
 
 
 def test_project_faq_is_clean(settings, embedder):
     """Issue 3: no errors, and every near-duplicate warning fixed or acknowledged."""
-    assert check_faq(ROOT / "faq.yaml", settings, embedder=embedder) == []
+    assert check_faq(ROOT / "faq.yaml", embedder, settings.near_duplicate_cosine) == []

@@ -36,7 +36,7 @@ from bot.channels.telegram import render_chunks, telegram_length
 from bot.models import QuestionLog, ReviewItem
 from bot.privacy import redact
 from bot.server import build_channels, create_app
-from bot.text import MAX_QUESTION_CHARS, fold, views
+from indexer.text import MAX_QUESTION_CHARS, fold, views
 from bot.types import KINDS, Message, Reply
 from indexer.faq import load_faq
 from tests.channels.helpers import SpyAssistant

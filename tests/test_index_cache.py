@@ -10,9 +10,9 @@ import shutil
 import numpy as np
 import pytest
 
-from bot.bm25 import BM25, DocCounts
+from indexer.bm25 import BM25, DocCounts
 from bot.retrieval import Index
-from bot.text import views
+from indexer.text import views
 from indexer.build import build_index
 from indexer.faq import FaqError
 from tests.conftest import DATA

@@ -36,7 +36,7 @@ from sqlalchemy import func, select
 from bot.chitchat import detect as detect_chitchat
 from bot.models import ProcessedUpdate, QuestionLog, ReviewItem
 from bot.storage import Store
-from bot.text import views
+from indexer.text import views
 from tests.conftest import SHARED, make_settings
 
 ROOT = Path(__file__).resolve().parents[1]

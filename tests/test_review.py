@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from bot import replies
 from bot.models import ReviewItem
-from bot.text import views
+from indexer.text import views
 from bot.review import (
     Deliverer,
     FaqEditor,

@@ -2,7 +2,7 @@ import unicodedata
 
 import pytest
 
-from bot.text import canonical_tones, clean, fold, lexical_terms, tokens, views
+from indexer.text import canonical_tones, clean, fold, lexical_terms, tokens, views
 
 
 def test_nfd_input_is_normalised_to_nfc():

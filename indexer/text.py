@@ -14,7 +14,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-from bot.teencode import TEENCODE
+from indexer.teencode import TEENCODE
 
 MAX_QUESTION_CHARS = 2000
 

@@ -2,7 +2,7 @@
 
 Written from general usage (not from any evaluation set). Keys are lower-case tokens as typed
 (accented or not); values are the expansion in standard Vietnamese. Ambiguous tokens are
-handled in `bot.text` (e.g. "mk", and "k" after a number).
+handled in `indexer.text` (e.g. "mk", and "k" after a number).
 """
 
 from __future__ import annotations
@@ -42,5 +42,5 @@ TEENCODE: dict[str, str] = {
     "tg": "thời gian", "kq": "kết quả", "ql": "quản lý", "qtr": "quan trọng",
 }
 
-# Tokens whose expansion depends on context (see bot.text.expand_teencode).
+# Tokens whose expansion depends on context (see indexer.text.expand_teencode).
 AMBIGUOUS = {"mk", "k"}
