@@ -198,7 +198,7 @@ def _reindex_steps(faq: Path, out: Path, emb, edited: str, stats, seconds: float
     from indexer.build import (EmbeddingCache, current_build, dense_docs, faq_target, make_faiss_index,
                                term_counts, text_key)
     from indexer.faq import load_faq
-    from indexer.texts import TextCache
+    from indexer.text_cache import TextCache
 
     views.cache_clear()
     prev = current_build(out)

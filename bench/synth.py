@@ -95,7 +95,7 @@ def make(n: int, embedder, seed: int = 0) -> Synthetic:
     from indexer.text import views
     from indexer.build import dense_docs, faq_target, text_key
     from indexer.faq import FaqEntry
-    from indexer.texts import derive
+    from indexer.text_cache import derive
 
     srcs = sources()
     norm, fold = source_vectors(embedder, srcs)

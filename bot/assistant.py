@@ -11,7 +11,7 @@ import unicodedata
 from dataclasses import replace
 from pathlib import Path
 
-from bot import replies
+from bot.replies import citizens as replies
 from bot.chitchat import detect as detect_chitchat
 from bot.config import Settings
 from bot.decide import Decided, decide

@@ -155,7 +155,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def render_text(reply) -> str:  # type: ignore[no-untyped-def]
-    from bot import replies
+    from bot.replies import citizens as replies
 
     text = reply.answer
     if reply.kind == "faq" and reply.source:
@@ -164,7 +164,7 @@ def render_text(reply) -> str:  # type: ignore[no-untyped-def]
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from bot import replies
+    from bot.replies import citizens as replies
     from bot.types import Message
 
     settings = _settings()

@@ -20,7 +20,7 @@ from indexer.text import Views, lexical_terms
 from bot.types import Candidate
 from indexer.build import FORMAT, current_build, fuzzy_docs
 from indexer.targets import Target
-from indexer.texts import TextCache
+from indexer.text_cache import TextCache
 
 
 # Question words and fillers that say nothing about what is asked (folded).

@@ -40,7 +40,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import selectinload
 
-from bot import replies
+from bot.replies import citizens as replies
 from bot.config import Settings
 from bot.models import ReviewGroup, ReviewItem, utcnow
 from indexer.text import views

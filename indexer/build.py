@@ -8,7 +8,7 @@ Layout of an index folder:
                          dense_map.npy  target index of every dense vector
                          dense_keys.json text hash of every dense vector (re-indexing embeds only
                                         new texts; the old vectors are read from dense.faiss)
-                         texts.json     normalised text of every target (indexer/texts.py)
+                         texts.json     normalised text of every target (indexer/text_cache.py)
                          bm25.npz       term counts (folded syllables + bigrams) of every target
 """
 
@@ -33,7 +33,7 @@ from indexer.text import fold, views
 from indexer.faq import FaqEntry, paused_gc, require_valid
 from indexer.knowledge import Passage, load_knowledge
 from indexer.targets import Target
-from indexer.texts import TargetText, TextCache
+from indexer.text_cache import TargetText, TextCache
 
 FORMAT = 3
 KEEP_BUILDS = 2

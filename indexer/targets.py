@@ -1,6 +1,6 @@
 """What the assistant can answer with: one FAQ entry or one knowledge passage.
 
-Its own module because the build (`indexer.build`), the text cache (`indexer.texts`) and the
+Its own module because the build (`indexer.build`), the text cache (`indexer.text_cache`) and the
 serving index (`bot.retrieval`) all speak of it, and none of them should import another for it.
 """
 

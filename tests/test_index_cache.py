@@ -85,10 +85,10 @@ def test_damaged_or_stale_caches_only_cost_time(tmp_path, embedder, monkeypatch)
     second = _build(faq, tmp_path / "idx", embedder)
     assert second.embedded == second.vectors  # nothing reused, nothing wrong
     # another normalisation code: the previous build's texts are not reused
-    import indexer.texts
+    import indexer.text_cache
 
-    monkeypatch.setattr(indexer.texts, "code_version", lambda: "another version")
-    assert indexer.texts.TextCache.load(second.path).texts == {}
+    monkeypatch.setattr(indexer.text_cache, "code_version", lambda: "another version")
+    assert indexer.text_cache.TextCache.load(second.path).texts == {}
     third = _build(faq, tmp_path / "idx", embedder)
     _same_index(Index.open(tmp_path / "idx", embedder), Index.open(second.path, embedder))
     assert third.embedded == 0

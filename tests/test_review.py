@@ -12,7 +12,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from bot import replies
+from bot.replies import citizens as replies
 from bot.models import ReviewItem
 from indexer.text import views
 from bot.review import (

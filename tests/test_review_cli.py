@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from bot import replies
+from bot.replies import citizens as replies
 from bot.review import ReviewQueue
 from bot.types import Message
 from indexer.faq import load_faq

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot import replies
+from bot.replies import citizens as replies
 from bot.channels.review_telegram import ALREADY, REFUSED
 from indexer.faq import load_faq
 from tests.channels.helpers import new_chat_id

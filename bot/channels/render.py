@@ -10,7 +10,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable
 
-from bot import replies
+from bot.replies import citizens as replies
 from bot.types import Reply
 
 TELEGRAM_LIMIT = 4096

@@ -43,7 +43,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import replies
+from bot.replies import citizens as replies
 from bot.channels import common
 from bot.channels.render import TELEGRAM_LIMIT, numbered, reply_text, split_message
 from bot.types import Message, Reply

@@ -21,7 +21,7 @@ import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bot import replies
+from bot.replies import citizens as replies
 from bot.channels import common
 from bot.channels.render import ZALO_LIMIT, numbered, reply_text, split_message
 from bot.types import Message, Reply

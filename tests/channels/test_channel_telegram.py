@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 
-from bot import replies
+from bot.replies import citizens as replies
 from bot.channels.render import reply_text
 from bot.channels.telegram import EXPIRED_BUTTON, TelegramChannel
 from bot.config import Settings

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 
-from bot import replies
+from bot.replies import citizens as replies
 from bot.channels import zalo
 from bot.channels.render import reply_text
 from bot.channels.zalo import ZaloChannel, ZaloClient, ZaloError, parse_update
