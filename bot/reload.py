@@ -2,13 +2,13 @@
 rebuilds the index in the background and swaps it in without stopping.
 
 Triggers: a file watch on `$TROLYSO_FAQ` and `$TROLYSO_KNOWLEDGE_DIR/*.md` (watchfiles), SIGHUP,
-and the `/reload` command on Telegram (bot.channels.review_telegram). The build runs in a worker
+and the `/reload` command on Telegram (bot.channels.telegram.review). The build runs in a worker
 thread with `indexer.build.build_index`, whose embedding cache re-embeds only changed texts; the
 new index is opened and handed to `Assistant.swap_index`, so requests in flight finish on the old
 index and new ones use the new index: nothing fails or waits. A file that does not validate never
 replaces the index being served: its `file:line` errors go to the log and to the review chats.
 
-`live_services(settings, assistant)` runs this and the review worker (bot.review) inside `serve`.
+`bot.server` builds one `Reloader` and runs it next to the channels inside `serve`.
 """
 
 from __future__ import annotations
@@ -18,16 +18,19 @@ import contextlib
 import logging
 import signal
 import threading
-import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from watchfiles import awatch
+
+from bot.assistant import Assistant, retrieval_params
 from bot.config import Settings
-
-if TYPE_CHECKING:
-    from indexer.build import BuildStats
+from bot.replies import admins as say
+from bot.retrieval import Index
+from indexer.build import BuildStats, build_index
+from indexer.faq import FaqError, load_faq
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +38,6 @@ Notify = Callable[[str], Awaitable[None]]
 MAX_ERRORS_SHOWN = 20
 DEBOUNCE_MS = 800  # changes closer together than this make one rebuild (an editor saving twice)
 
-# Texts for the admins (review chats, /reload): short, polite Vietnamese.
-RELOADED = "✅ Đã cập nhật dữ liệu: {faq} câu hỏi, {passages} đoạn tài liệu ({embedded} câu mới được mã hóa)."
-RELOAD_FAILED = (
-    "⚠️ Chưa cập nhật được dữ liệu vì tệp có lỗi. Bot vẫn trả lời bằng dữ liệu cũ.\n"
-    "Xin sửa các lỗi sau (tệp:dòng):"
-)
-MORE_ERRORS = "… và {n} lỗi khác (xem nhật ký của bot)."
 
 
 @dataclass
@@ -54,18 +50,18 @@ class ReloadResult:
     def message(self) -> str:
         if self.ok and self.stats is not None:
             s = self.stats
-            return RELOADED.format(faq=s.faq, passages=s.passages, embedded=s.embedded)
+            return say.RELOADED.format(faq=s.faq, passages=s.passages, embedded=s.embedded)
         shown = self.errors[:MAX_ERRORS_SHOWN]
-        text = "\n".join([RELOAD_FAILED, *shown])
+        text = "\n".join([say.RELOAD_FAILED, *shown])
         if len(self.errors) > len(shown):
-            text += "\n" + MORE_ERRORS.format(n=len(self.errors) - len(shown))
+            text += "\n" + say.MORE_ERRORS.format(n=len(self.errors) - len(shown))
         return text
 
 
 class Reloader:
     """Rebuilds the index from the FAQ and knowledge documents and swaps it into the assistant."""
 
-    def __init__(self, settings: Settings, assistant: Any, *, index_dir: Path | None = None,
+    def __init__(self, settings: Settings, assistant: Assistant, *, index_dir: Path | None = None,
                  notify: Notify | None = None, debounce_ms: int = DEBOUNCE_MS):
         self.settings = settings
         self.assistant = assistant
@@ -98,11 +94,6 @@ class Reloader:
     # -- the rebuild -----------------------------------------------------------------------------
     def rebuild(self, reason: str = "manual") -> ReloadResult:
         """Build, open and swap in a new index (blocking; thread-safe). Never raises."""
-        from bot.assistant import retrieval_params
-        from bot.retrieval import Index
-        from indexer.build import build_index
-        from indexer.faq import FaqError, load_faq
-
         with self._build_lock:
             current = self.assistant.index
             faq = Path(self.settings.faq)
@@ -192,8 +183,6 @@ class Reloader:
         return targets
 
     async def _watch(self, path: Path, recursive: bool, accept: Callable[[Any, str], bool]) -> None:
-        from watchfiles import awatch
-
         try:
             async for changes in awatch(path, watch_filter=accept, recursive=recursive,
                                         debounce=self.debounce_ms, step=50, stop_event=self._stop):
@@ -219,54 +208,3 @@ class Reloader:
         self.watching.clear()
         if self._tasks:  # let a running rebuild finish: the build thread cannot be cancelled
             await asyncio.gather(*self._tasks, return_exceptions=True)
-
-
-# The reloader of each running assistant (for the Telegram `/reload` command).
-_reloaders: weakref.WeakKeyDictionary[Any, Reloader] = weakref.WeakKeyDictionary()
-
-
-def reloader_for(assistant: Any, settings: Settings | None = None) -> Reloader:
-    """The reloader registered for this assistant, or a new one (no watch) registered now."""
-    found = _reloaders.get(assistant)
-    if found is None:
-        found = _reloaders[assistant] = Reloader(settings or assistant.settings, assistant)
-    return found
-
-
-@dataclass
-class LiveServices:
-    reloader: Reloader
-    worker: Any  # bot.review.ReviewWorker, or None without a store
-
-
-@contextlib.asynccontextmanager
-async def live_services(settings: Settings, assistant: Any) -> AsyncIterator[LiveServices]:
-    """What `serve` runs next to the channels: the reloader (file watch, SIGHUP) and the review
-    worker (grouping, posting new groups to the review chats, delivery retries)."""
-    from bot.review import ReviewQueue, ReviewWorker
-
-    poster = None
-    if settings.telegram_token and settings.review_chat_ids:
-        from bot.channels.review_telegram import ReviewPoster
-
-        poster = ReviewPoster(settings)
-        await poster.start()
-    reloader = Reloader(settings, assistant, notify=poster.notice if poster else None)
-    _reloaders[assistant] = reloader
-    await reloader.start()
-    worker = worker_task = None
-    if getattr(assistant, "store", None) is not None:
-        queue = ReviewQueue(assistant.store, settings, lambda: assistant.index)
-        worker = ReviewWorker(queue, settings, poster)
-        worker_task = asyncio.create_task(worker.run(), name="review-worker")
-    try:
-        yield LiveServices(reloader, worker)
-    finally:
-        if worker_task is not None:
-            worker_task.cancel()
-            await asyncio.gather(worker_task, return_exceptions=True)
-        await reloader.stop()
-        if _reloaders.get(assistant) is reloader:
-            del _reloaders[assistant]
-        if poster is not None:
-            await poster.stop()

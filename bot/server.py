@@ -1,34 +1,48 @@
-"""One process, one ASGI app: the Telegram and Zalo channels, their webhooks, /healthz, /metrics.
+"""The one wiring place: `trolyso serve` builds every part here and passes each what it needs.
 
-`trolyso serve` calls `asyncio.run(serve(settings, assistant))`.
+Top to bottom: the senders (one outbound path per provider), the reloader, the review queue and
+its Telegram handlers, the channels (thin adapters over `Assistant.handle`), the review worker,
+the spool flusher, and one ASGI app serving the webhooks, `/healthz` and `/metrics`. No module
+looks another up: what a part uses is given to it here.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import os
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.assistant import Assistant
 from bot.channels.common import Metrics
-from bot.channels.telegram import TelegramChannel
-from bot.channels.zalo import ZaloChannel, ZaloClient
+from bot.channels.telegram.channel import TelegramChannel
+from bot.channels.telegram.review import ReviewHandlers, ReviewPoster
+from bot.channels.telegram.sender import TelegramSender
+from bot.channels.zalo.channel import ZaloChannel
+from bot.channels.zalo.sender import ZaloSender
 from bot.config import Settings
-
-if TYPE_CHECKING:
-    from bot.assistant import Assistant
+from bot.outbound import NoSender, RetryPolicy, Sender
+from bot.reload import Reloader
+from bot.review.actions import faq_editor
+from bot.review.queue import ReviewQueue
+from bot.review.worker import ReviewWorker
+from bot.storage import Store
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +97,103 @@ def webhook_secrets(settings: Settings) -> dict[str, str]:
     return result
 
 
-def build_channels(settings: Settings, assistant: Assistant, metrics: Metrics) -> list[Channel]:
-    """The configured channels; a channel without a token is skipped with a log line."""
-    if not settings.telegram_token and not settings.zalo_token:
+def build_senders(settings: Settings, policy: RetryPolicy | None = None) -> dict[str, Sender]:
+    """One sender per provider; a provider without a token gets one that keeps messages waiting."""
+    senders: dict[str, Sender] = {}
+    if settings.telegram_token:
+        senders["telegram"] = TelegramSender.connect(settings.telegram_token, settings.telegram_base_url, policy)
+    else:
+        senders["telegram"] = NoSender("telegram", "TROLYSO_TELEGRAM_TOKEN is not set")
+    if settings.zalo_token:
+        senders["zalo"] = ZaloSender.connect(settings.zalo_token, settings.zalo_base_url, policy)
+    else:
+        senders["zalo"] = NoSender("zalo", "TROLYSO_ZALO_TOKEN is not set")
+    return senders
+
+
+@asynccontextmanager
+async def open_senders(settings: Settings, policy: RetryPolicy | None = None) -> AsyncIterator[dict[str, Sender]]:
+    """The senders for a command that sends without serving (`trolyso review answer`)."""
+    senders = build_senders(settings, policy)
+    try:
+        for sender in senders.values():
+            await sender.start()
+        yield senders
+    finally:
+        for sender in senders.values():
+            with contextlib.suppress(Exception):
+                await sender.stop()
+
+
+@dataclass
+class Services:
+    """Everything `trolyso serve` runs, built by `build_services`."""
+
+    settings: Settings
+    assistant: Assistant
+    metrics: Metrics
+    senders: dict[str, Sender]
+    reloader: Reloader
+    channels: list[Channel] = field(default_factory=list)
+    worker: ReviewWorker | None = None
+    poster: ReviewPoster | None = None
+
+    @asynccontextmanager
+    async def running(self, *, watch: bool = True) -> AsyncIterator[Services]:
+        """Start the senders, channels, reloader, review worker and spool flusher; stop them
+        in reverse order."""
+        tasks: list[asyncio.Task[None]] = []
+        stack = contextlib.AsyncExitStack()
+        try:
+            for name, sender in self.senders.items():
+                if not any(c.name == name for c in self.channels):
+                    await sender.start()  # a channel starts its own sender (and fails on a bad token)
+            await stack.enter_async_context(run_channels(self.channels))
+            await self.reloader.start(watch=watch)
+            store = self.assistant.store
+            if store is not None:
+                tasks.append(asyncio.create_task(_flush_spool(store, self.settings.review_poll_seconds),
+                                                 name="spool-flusher"))
+            if self.worker is not None:
+                tasks.append(asyncio.create_task(self.worker.run(), name="review-worker"))
+            yield self
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.reloader.stop()
+            await stack.aclose()
+            for sender in self.senders.values():
+                with contextlib.suppress(Exception):
+                    await sender.stop()
+
+    def app(self) -> Starlette:
+        """The ASGI app; its lifespan runs everything above."""
+        return create_app(self.channels, self.metrics, self.running())
+
+    def server(self) -> uvicorn.Server:
+        """A uvicorn server for the app (not started)."""
+        host, port = parse_listen(self.settings.listen)
+        config = uvicorn.Config(self.app(), host=host, port=port, lifespan="on", access_log=False, log_config=None)
+        return uvicorn.Server(config)
+
+
+async def _flush_spool(store: Store, every: float) -> None:
+    """Write questions spooled while the database was down, once it answers again."""
+    while True:
+        try:
+            await asyncio.to_thread(store.flush_spool)
+        except SQLAlchemyError as exc:
+            log.warning("spool: database unavailable (%s); trying again later", type(exc).__name__)
+        except Exception:  # noqa: BLE001 - the loop must survive a bad round
+            log.exception("spool: flushing failed; trying again later")
+        await asyncio.sleep(every)
+
+
+def build_services(settings: Settings, assistant: Assistant, metrics: Metrics | None = None,
+                   *, require_channel: bool = True) -> Services:
+    """Build every part of `serve` and wire them together (nothing is started yet)."""
+    if require_channel and not settings.telegram_token and not settings.zalo_token:
         raise NoChannelConfigured(
             "No channel is configured: set TROLYSO_TELEGRAM_TOKEN and/or TROLYSO_ZALO_TOKEN "
             "to serve citizens, or try the assistant in a terminal with `trolyso chat`."
@@ -94,39 +202,74 @@ def build_channels(settings: Settings, assistant: Assistant, metrics: Metrics) -
     if public_url and not public_url.startswith("https://"):
         raise ValueError(f"TROLYSO_PUBLIC_URL must be an https:// address, not {public_url!r}")
     keys = webhook_secrets(settings) if public_url else {}
-    channels: list[Channel] = []
-    if settings.telegram_token:
-        channels.append(
-            TelegramChannel(
-                assistant,
-                settings.telegram_token,
-                base_url=settings.telegram_base_url,
-                webhook_url=f"{public_url}/telegram/webhook" if public_url else None,
-                secret_token=keys.get("telegram"),
-                metrics=metrics,
-                rate_limit_per_minute=settings.rate_limit_per_minute,
-            )
-        )
+    metrics = metrics or Metrics()
+    senders = build_senders(settings)
+    telegram = senders["telegram"] if isinstance(senders["telegram"], TelegramSender) else None
+    zalo = senders["zalo"] if isinstance(senders["zalo"], ZaloSender) else None
+    store = assistant.store
+
+    poster = ReviewPoster(settings, telegram) if telegram and settings.review_chat_ids else None
+    reloader = Reloader(settings, assistant, notify=poster.notice if poster else None)
+    queue = ReviewQueue(store, settings, lambda: assistant.index) if store is not None else None
+    services = Services(settings, assistant, metrics, senders, reloader, poster=poster)
+    if queue is not None:
+        services.worker = ReviewWorker(queue, settings, senders, poster)
+
+    if telegram is not None:
+        review = (ReviewHandlers(settings, telegram, queue, senders, faq_editor(settings), reloader,
+                                 lambda: assistant.index) if queue is not None else None)
+        services.channels.append(TelegramChannel(
+            assistant,
+            telegram,
+            claims=store,
+            handlers=review.handlers() if review else (),
+            webhook_url=f"{public_url}/telegram/webhook" if public_url else None,
+            secret_token=keys.get("telegram"),
+            metrics=metrics,
+            rate_limit_per_minute=settings.rate_limit_per_minute,
+        ))
     else:
         log.info("Telegram: TROLYSO_TELEGRAM_TOKEN is not set; the Telegram channel is off")
-    if settings.zalo_token:
-        channels.append(
-            ZaloChannel(
-                assistant,
-                ZaloClient(settings.zalo_token, settings.zalo_base_url),
-                webhook_url=f"{public_url}/zalo/webhook" if public_url else None,
-                secret_token=keys.get("zalo"),
-                metrics=metrics,
-                rate_limit_per_minute=settings.rate_limit_per_minute,
-            )
-        )
+    if zalo is not None:
+        services.channels.append(ZaloChannel(
+            assistant,
+            zalo,
+            claims=store,
+            webhook_url=f"{public_url}/zalo/webhook" if public_url else None,
+            secret_token=keys.get("zalo"),
+            metrics=metrics,
+            rate_limit_per_minute=settings.rate_limit_per_minute,
+        ))
     else:
         log.info("Zalo: TROLYSO_ZALO_TOKEN is not set; the Zalo channel is off")
-    return channels
+    return services
 
 
-def create_app(channels: Sequence[Channel], metrics: Metrics) -> Starlette:
-    """The ASGI app; its lifespan starts the channels and stops them on shutdown."""
+def build_channels(settings: Settings, assistant: Assistant, metrics: Metrics) -> list[Channel]:
+    """Only the channels of `build_services` (for an app without the live services)."""
+    return build_services(settings, assistant, metrics).channels
+
+
+@asynccontextmanager
+async def run_channels(channels: Sequence[Channel]) -> AsyncIterator[None]:
+    """Start the channels (each starts its sender); stop them in reverse order."""
+    started: list[Channel] = []
+    try:
+        for channel in channels:
+            await channel.start()
+            started.append(channel)
+        yield
+    finally:
+        for channel in reversed(started):
+            try:
+                await channel.stop()
+            except Exception:
+                log.exception("%s: error while stopping", channel.name)
+
+
+def create_app(channels: Sequence[Channel], metrics: Metrics,
+               lifespan: contextlib.AbstractAsyncContextManager[object] | None = None) -> Starlette:
+    """The ASGI app: webhooks, /healthz, /metrics; `lifespan` runs while it serves."""
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok", "channels": {c.name: c.mode for c in channels}})
@@ -140,21 +283,11 @@ def create_app(channels: Sequence[Channel], metrics: Metrics) -> Starlette:
     ]
 
     @asynccontextmanager
-    async def lifespan(app: Starlette):
-        started: list[Channel] = []
-        try:
-            for channel in channels:
-                await channel.start()
-                started.append(channel)
+    async def run(app: Starlette) -> AsyncIterator[None]:
+        async with (lifespan if lifespan is not None else run_channels(channels)):
             yield
-        finally:
-            for channel in reversed(started):
-                try:
-                    await channel.stop()
-                except Exception:
-                    log.exception("%s: error while stopping", channel.name)
 
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=routes, lifespan=run)
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -204,21 +337,15 @@ def _protect_tokens(settings: Settings) -> None:
 
 
 def build_server(settings: Settings, assistant: Assistant, metrics: Metrics | None = None) -> uvicorn.Server:
-    """A uvicorn server for the configured channels (not started)."""
-    metrics = metrics or Metrics()
-    app = create_app(build_channels(settings, assistant, metrics), metrics)
-    host, port = parse_listen(settings.listen)
-    config = uvicorn.Config(app, host=host, port=port, lifespan="on", access_log=False, log_config=None)
-    return uvicorn.Server(config)
+    """A uvicorn server running every configured part of `serve` (not started)."""
+    return build_services(settings, assistant, metrics).server()
 
 
 async def serve(settings: Settings, assistant: Assistant) -> None:
-    """Run every configured channel (polling or webhook) and the ASGI app until stopped."""
+    """Run every configured channel (polling or webhook), the live updates and the review loop
+    until stopped."""
     _protect_tokens(settings)
     server = build_server(settings, assistant)
-    from bot.reload import live_services  # file watch + SIGHUP reloads, review posting loop
-
-    async with live_services(settings, assistant):
-        await server.serve()
+    await server.serve()
     if not server.started:
         raise RuntimeError("The server did not start; see the log above")

@@ -97,13 +97,12 @@ class ReviewTelegramAPI(FakeTelegramAPI):
 
 @asynccontextmanager
 async def running(env: Env):
-    """What `bot.server.serve` runs: the channels' server inside the live services."""
-    from bot.reload import live_services
-    from bot.server import build_server
+    """What `bot.server.serve` runs: every part wired by `build_services`, served by uvicorn."""
+    from bot.server import build_services
     from tests.channels.helpers import serving
 
-    async with live_services(env.settings, env.assistant) as services, \
-            serving(build_server(env.settings, env.assistant)):
+    services = build_services(env.settings, env.assistant)
+    async with serving(services.server()):
         yield services
 
 

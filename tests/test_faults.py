@@ -408,7 +408,7 @@ def test_cli_chat_rebuilds_a_corrupted_index_and_ask_does_not(index_copy, tmp_pa
 
 # -- Telegram and Zalo answer 429, 500 or time out -----------------------------------------------
 
-from tests.channels.helpers import SpyAssistant, new_chat_id  # noqa: E402
+from tests.channels.helpers import SpyAssistant, fast_policy, new_chat_id, telegram_channel  # noqa: E402
 from tests.fakes.telegram_api import FakeTelegramAPI  # noqa: E402
 from tests.fakes.zalo_api import FakeZaloAPI  # noqa: E402
 
@@ -461,18 +461,19 @@ async def _ask_through(channel, api, chat, timeout: float = 20) -> None:  # type
         await channel.stop()
 
 
-def _zalo_channel(spy, api, **client_options):  # type: ignore[no-untyped-def]
-    from bot.channels import zalo
+def _zalo_channel(spy, api, timeout: float = 15.0, **policy):  # type: ignore[no-untyped-def]
+    from bot.channels.zalo.channel import ZaloChannel
+    from bot.channels.zalo.client import ZaloClient
+    from bot.channels.zalo.sender import ZaloSender
 
-    return zalo.ZaloChannel(spy, zalo.ZaloClient(api.token, api.base_url, backoff=0.05, **client_options),
-                            poll_timeout=1)
+    client = ZaloClient(api.token, api.base_url, timeout=timeout, policy=fast_policy(**policy))
+    return ZaloChannel(spy, ZaloSender(client), claims=spy.store, poll_timeout=1)
 
 
 @pytest.mark.bench  # python-telegram-bot waits 5 s before it calls a request timed out
 @pytest.mark.parametrize("fault", ["timeout", "500-then-timeout"])
 async def test_telegram_send_faults_are_retried_and_logged(fault, assistant):
     from bot.channels.render import reply_text
-    from bot.channels.telegram import TelegramChannel
 
     spy = SpyAssistant(assistant)
     chat = new_chat_id()
@@ -480,7 +481,7 @@ async def test_telegram_send_faults_are_retried_and_logged(fault, assistant):
         if fault == "500-then-timeout":
             api.fail("sendMessage", 500, {"ok": False, "error_code": 500, "description": "Internal Server Error"})
         api.stall("sendMessage", 6.0)  # python-telegram-bot gives up reading after 5 s
-        channel = TelegramChannel(spy, api.token, base_url=api.base_url, poll_timeout=1, backoff=0.05)
+        channel = telegram_channel(spy, api)
         await _ask_through(channel, api, chat, timeout=30)
         expected = ([500] if fault != "timeout" else []) + [200, 504]
         # the stalled attempt is recorded when the fake gives up on it, after the retry succeeded
@@ -495,7 +496,6 @@ async def test_telegram_send_faults_are_retried_and_logged(fault, assistant):
 @pytest.mark.parametrize("fault", [*(pytest.param(f, marks=pytest.mark.bench) for f in ("429", "500", "timeout")),
                                    "all"])
 async def test_zalo_send_faults_are_retried_and_logged(fault, assistant):
-    from bot.channels import zalo
     from bot.channels.render import reply_text
 
     spy = SpyAssistant(assistant)
@@ -514,12 +514,12 @@ async def test_zalo_send_faults_are_retried_and_logged(fault, assistant):
         statuses = [c.status for c in api.calls_of("sendMessage")]
         [answer] = api.messages_to(chat)
     assert sorted(statuses) == sorted(expected)
-    assert answer == f"{reply_text(spy.reply_to(chat))}\n\n{zalo.FEEDBACK_HINT}"
+    assert answer == f"{reply_text(spy.reply_to(chat))}\n\nCâu trả lời có đúng ý bạn không? Bạn nhắn “đúng” hoặc “sai” nhé."
     _check_log(spy, chat, KNOWN)
 
 
 async def test_zalo_gives_up_after_retries_but_the_log_is_intact(assistant):
-    from bot.channels.common import SORRY_ERROR
+    from bot.replies.citizens import SORRY_ERROR
 
     spy = SpyAssistant(assistant)
     chat = f"zg{new_chat_id():x}"

@@ -30,9 +30,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select, text
 
-from bot.channels.common import SORRY_ERROR, Metrics
+from bot.channels.common import Metrics
+from bot.replies.citizens import SORRY_ERROR
 from bot.channels.render import TELEGRAM_LIMIT, ZALO_LIMIT, reply_text, split_message
-from bot.channels.telegram import render_chunks, telegram_length
+from bot.channels.telegram.channel import render_chunks
+from bot.channels.telegram.sender import telegram_length
 from bot.models import QuestionLog, ReviewItem
 from bot.privacy import redact
 from bot.server import build_channels, create_app

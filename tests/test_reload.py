@@ -13,8 +13,9 @@ import time
 
 import pytest
 
-from bot.reload import Reloader, live_services
-from bot.review import FaqEditor
+from bot.reload import Reloader
+from bot.server import build_services
+from bot.review.actions import faq_editor
 from bot.types import Message
 from indexer.faq import load_faq
 from tests.channels.helpers import new_chat_id
@@ -52,7 +53,7 @@ def test_rebuild_is_incremental_and_refuses_a_missing_or_empty_faq(env):
     first = reloader.rebuild("test")
     assert first.ok and first.stats.embedded == 0  # nothing changed: every vector from the cache
     assert first.message().startswith("✅ Đã cập nhật dữ liệu: 8 câu hỏi")
-    FaqEditor.from_settings(env.settings).add_alternates("tinrac-bao-cao-5656", ["Tin nhắn rác báo ở đâu cho nhanh?"])
+    faq_editor(env.settings).add_alternates("tinrac-bao-cao-5656", ["Tin nhắn rác báo ở đâu cho nhanh?"])
     second = reloader.rebuild("test")
     assert second.ok and second.stats.embedded == 2  # the new wording, accented and folded
     assert answer_of(env, "Tin nhắn rác báo ở đâu cho nhanh?").faq_id == "tinrac-bao-cao-5656"
@@ -73,7 +74,7 @@ async def test_an_invalid_faq_edit_keeps_the_old_index_serving_and_tells_the_adm
     good = env.faq.read_text(encoding="utf-8")
     question = next(e for e in load_faq(env.faq).entries if e.id == "tinrac-bao-cao-5656").question
     line = good[: good.index("  - id: tinrac-bao-cao-5656")].count("\n") + 1
-    async with live_services(env.settings, env.assistant) as services:
+    async with build_services(env.settings, env.assistant, require_channel=False).running() as services:
         serving = env.assistant.index
         # an admin breaks an id by hand: the watch notices, the build refuses, admins are told
         save(env.faq, good.replace("  - id: tinrac-bao-cao-5656\n", "  - id: Tin Rac\n"))
@@ -102,7 +103,7 @@ async def test_an_invalid_faq_edit_keeps_the_old_index_serving_and_tells_the_adm
 
 
 async def test_sighup_reloads(env):
-    async with live_services(env.settings, env.assistant) as services:
+    async with build_services(env.settings, env.assistant, require_channel=False).running() as services:
         assert services.reloader.signal_installed  # never send SIGHUP without our handler
         serving = env.assistant.index
         os.kill(os.getpid(), signal.SIGHUP)
@@ -113,7 +114,7 @@ async def test_sighup_reloads(env):
 
 async def test_a_reload_under_continuous_querying_loses_no_request(env, tg):
     entries = load_faq(env.faq).entries
-    editor = FaqEditor.from_settings(env.settings)
+    editor = faq_editor(env.settings)
     asked: list[tuple[int, str, float]] = []  # chat, expected first answer line, time asked
     windows: list[tuple[float, float]] = []
     stop = asyncio.Event()

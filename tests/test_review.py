@@ -1,4 +1,4 @@
-"""bot/review.py: grouping of pending questions, delivery and undeliverable marking, CSV export,
+"""bot/review/ and indexer/faq_edit.py: grouping of pending questions, delivery and undeliverable marking, CSV export,
 and teaching the FAQ file (ruamel round trip, validation, backups). Real model, SQLite, fakes."""
 
 from __future__ import annotations
@@ -15,18 +15,14 @@ from sqlalchemy import select
 from bot.replies import citizens as replies
 from bot.models import ReviewItem
 from indexer.text import views
-from bot.review import (
-    Deliverer,
-    FaqEditor,
-    ReviewError,
-    ReviewQueue,
-    ReviewWorker,
-    TeachError,
-    answer_group,
-    deliver_group,
-    link_group,
-    promote_group,
-)
+from bot.outbound import RetryPolicy
+from bot.review.actions import answer_group, link_group, promote_group
+from bot.review.delivery import deliver_group
+from bot.review.queue import ReviewError, ReviewQueue
+from bot.review.worker import ReviewWorker
+from bot.server import open_senders
+from indexer.faq_edit import FaqEditError as TeachError
+from indexer.faq_edit import FaqEditor
 from bot.types import Message
 from indexer.faq import load_faq
 from tests.fakes.zalo_api import FakeZaloAPI
@@ -122,7 +118,7 @@ def test_the_threshold_comes_from_the_settings(tmp_path, small_index_dir, embedd
         e.store.close()
 
 
-async def test_spooled_records_are_grouped_by_the_worker(env):
+async def test_spooled_records_are_grouped_once_written(env):
     review = {"reason": "unanswered", "channel": "zalo", "chat_id": "z-spool", "text": RICE}
     record = {"created_at": dt.datetime(2026, 11, 26, 8, 0).isoformat(), "channel": "zalo", "user_hash": "h",
               "text": RICE, "normalized": RICE.lower(), "kind": "unanswered", "faq_id": None, "score": 0.1,
@@ -130,7 +126,8 @@ async def test_spooled_records_are_grouped_by_the_worker(env):
     env.store._spool({"question": record, "review": review, "spool_key": "k1"})  # as when the DB was down
     assert env.store.spooled() == 1
     queue = queue_of(env)
-    await ReviewWorker(queue, env.settings).tick()
+    assert env.store.flush_spool() == 1  # what serve's spool flusher does once the database is back
+    await ReviewWorker(queue, env.settings, {}).tick()
     assert env.store.spooled() == 0
     [group] = queue.groups()
     assert group.text == RICE and group.channels == ["zalo"]
@@ -175,7 +172,7 @@ async def test_answer_reaches_every_citizen_and_refusals_are_marked_undeliverabl
     [gid] = queue.assign_pending()
     tg.fail("sendMessage", 403, {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"})
     answer = "Bạn đến công an xã để được mở khóa tài khoản."
-    async with Deliverer(channel_settings(env, tg, zalo)) as d:
+    async with open_senders(channel_settings(env, tg, zalo)) as d:
         result = await answer_group(queue, d, gid, answer)
     assert (result.report.sent, result.report.undeliverable, result.report.retry) == (2, 2, 0)
     assert result.group.status == "answered" and result.group.answer == answer
@@ -198,10 +195,8 @@ async def test_passing_failures_stay_open_and_are_retried(env, apis):
     queue = queue_of(env)
     [gid] = queue.assign_pending()
     zalo.fail("sendMessage", 500, {"ok": False, "error_code": 500, "description": "boom"}, times=2)
-    from bot.channels.zalo import ZaloClient
-
-    client = ZaloClient(zalo.token, zalo.base_url, max_retries=1, backoff=0.01)
-    async with Deliverer(channel_settings(env, tg, zalo), zalo_client=client) as d:
+    policy = RetryPolicy(max_retries=1, backoff=0.01)
+    async with open_senders(channel_settings(env, tg, zalo), policy) as d:
         result = await answer_group(queue, d, gid, "Xem bản tin nông nghiệp của xã.")
     assert (result.report.sent, result.report.retry) == (0, 1)
     [item] = items(env)
@@ -209,13 +204,12 @@ async def test_passing_failures_stay_open_and_are_retried(env, apis):
     assert queue.stale_deliveries(older_than=3600) == []  # retried later, not at once
     assert queue.stale_deliveries(older_than=0) == [gid]
     assert [c.status for c in zalo.calls_of("sendMessage")] == [500, 500]  # the client's own retry, then given up
-    async with Deliverer(channel_settings(env, tg, zalo), zalo_client=client) as d:
+    async with open_senders(channel_settings(env, tg, zalo), policy) as d:
         report = await deliver_group(queue, d, gid)
     assert report.sent == 1
     [item] = items(env)
     assert (item.status, item.chat_id) == ("answered", None)
     assert zalo.messages_to("z1")
-    await client.aclose()
 
 
 async def test_a_group_nobody_can_receive_is_undeliverable(env, apis):
@@ -224,7 +218,7 @@ async def test_a_group_nobody_can_receive_is_undeliverable(env, apis):
     queue = queue_of(env)
     [gid] = queue.assign_pending()
     zalo.fail("sendMessage", 403, {"ok": False, "error_code": 403, "description": "Forbidden: user blocked the bot"})
-    async with Deliverer(channel_settings(env, tg, zalo)) as d:
+    async with open_senders(channel_settings(env, tg, zalo)) as d:
         result = await answer_group(queue, d, gid, "Trả lời.")
     assert result.group.status == "undeliverable" and result.report.undeliverable == 1
     assert queue.groups("undeliverable")[0].id == gid
@@ -234,7 +228,7 @@ async def test_without_a_channel_token_deliveries_wait(env):
     ask(env, RICE, "zalo", chat="z9")
     queue = queue_of(env)
     [gid] = queue.assign_pending()
-    async with Deliverer(env.settings) as d:  # no TROLYSO_ZALO_TOKEN
+    async with open_senders(env.settings) as d:  # no TROLYSO_ZALO_TOKEN
         result = await answer_group(queue, d, gid, "Trả lời.")
     assert result.report.retry == 1 and "TROLYSO_ZALO_TOKEN" in result.report.problems[0]
     [item] = items(env)
@@ -396,7 +390,7 @@ async def test_link_teaches_the_wordings_and_promote_adds_an_entry(env, apis):
     locked = next(g for g in queue.groups() if g.text == LOCKED_1)
     rice = next(g for g in queue.groups() if g.text == RICE)
     editor = FaqEditor.from_settings(env.settings)
-    async with Deliverer(channel_settings(env, tg, zalo)) as d:
+    async with open_senders(channel_settings(env, tg, zalo)) as d:
         linked = await link_group(queue, d, editor, locked.id, "vneid-quen-mat-khau")
         with pytest.raises(ReviewError, match="only an answered group"):
             promote_group(queue, editor, rice.id)
@@ -430,7 +424,7 @@ async def test_the_queue_works_on_postgresql(tmp_path, small_index_dir, embedder
         queue.assign_pending()  # joins the existing group (counts come from PostgreSQL)
         bhyt = next(g for g in queue.groups() if g.text == BHYT_1)
         assert bhyt.count == 3
-        async with Deliverer(channel_settings(e, tg, zalo)) as d:
+        async with open_senders(channel_settings(e, tg, zalo)) as d:
             result = await answer_group(queue, d, bhyt.id, "Làm tại bảo hiểm xã hội huyện.")
         assert result.report.sent == 3 and result.group.status == "answered"
         assert queue.stale_deliveries(older_than=0) == []

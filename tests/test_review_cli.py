@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from bot.replies import citizens as replies
-from bot.review import ReviewQueue
+from bot.review.queue import ReviewQueue
 from bot.types import Message
 from indexer.faq import load_faq
 from tests.conftest import ROOT

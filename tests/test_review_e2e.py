@@ -1,5 +1,5 @@
 """The review loop end to end, as `serve` runs it (the ASGI app with both channels polling, plus
-bot.reload.live_services), through the fake Telegram and Zalo APIs on 127.0.0.1: a citizen's
+bot.server.build_services), through the fake Telegram and Zalo APIs on 127.0.0.1: a citizen's
 question goes unanswered, appears grouped in the review group, a reviewer acts, the citizens get
 the answer on their own channel, the FAQ learns, the bot reloads, and the same question is now
 answered directly. Outsiders are refused."""
@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from bot.replies import citizens as replies
-from bot.channels.review_telegram import ALREADY, REFUSED
+from bot.replies.reviewers import ALREADY, REFUSED
 from indexer.faq import load_faq
 from tests.channels.helpers import new_chat_id
 from tests.fakes.zalo_api import FakeZaloAPI

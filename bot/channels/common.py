@@ -1,5 +1,5 @@
-"""What both channels share: metrics, the timed assistant call, update deduplication, the
-per-person rate limit, the webhook secret check and a few fixed texts."""
+"""What every channel shares: metrics, the timed assistant call, update deduplication, the
+per-person rate limit and the webhook secret check."""
 
 from __future__ import annotations
 
@@ -9,18 +9,17 @@ import hmac
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from bot.types import KINDS, Reply
 
-if TYPE_CHECKING:
-    from bot.assistant import Assistant
 
-# Channel texts not in bot.replies (short, polite Vietnamese); the rest come from bot.replies.
-SORRY_ERROR = "Xin lỗi, hệ thống đang gặp sự cố. Bạn vui lòng thử lại sau ít phút."
-NO_QUESTIONS_IN_TOPIC = "Chủ đề này chưa có câu hỏi nào. Bạn hãy gõ câu hỏi của mình nhé."
+class UpdateClaims(Protocol):
+    """Where channels record the updates they handled (`bot.storage.Store` in production)."""
+
+    def claim_update(self, channel: str, key: str) -> bool: ...
 
 
 class Metrics:
@@ -68,12 +67,12 @@ async def ask(
     return reply
 
 
-async def claim(assistant: Assistant, channel: str, key: str) -> bool:
+async def claim(claims: UpdateClaims | None, channel: str, key: str) -> bool:
     """True the first time an update key is seen (across processes, via the store)."""
-    if assistant.store is None:  # an assistant that logs nothing cannot deduplicate either
+    if claims is None:  # nothing records updates (no database): handle everything
         return True
     digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:48]  # keys hold raw chat ids
-    return await asyncio.to_thread(assistant.store.claim_update, channel, digest)
+    return await asyncio.to_thread(claims.claim_update, channel, digest)
 
 
 class UserRateLimit:

@@ -42,3 +42,16 @@ RATE_LIMITED = "Bạn hỏi nhanh quá, xin chờ một chút rồi hỏi tiếp
 TOPICS = "Bạn muốn hỏi về chủ đề nào?"
 TOPIC_QUESTIONS = "Một số câu hỏi thường gặp về chủ đề này:"
 COMMUNITY_ANSWER = "Trả lời từ tổ công nghệ số cộng đồng cho câu hỏi \"{question}\":\n{answer}"
+
+# Channels (Telegram, Zalo)
+SORRY_ERROR = "Xin lỗi, hệ thống đang gặp sự cố. Bạn vui lòng thử lại sau ít phút."
+NO_QUESTIONS_IN_TOPIC = "Chủ đề này chưa có câu hỏi nào. Bạn hãy gõ câu hỏi của mình nhé."
+EXPIRED_BUTTON = "Nút này đã hết hạn. Bạn hãy gõ lại câu hỏi nhé."
+FEEDBACK_HELPFUL = "👍 Hữu ích"
+FEEDBACK_WRONG = "👎 Chưa đúng"
+ZALO_TOPICS_FOOTER = "Bạn trả lời bằng một số để xem các câu hỏi, hoặc gõ câu hỏi của mình."
+ZALO_QUESTIONS_FOOTER = "Bạn trả lời bằng số thứ tự để xem câu trả lời."
+ZALO_CLARIFY_FOOTER = "Bạn trả lời bằng số thứ tự (1–{n}), hoặc 0 nếu không có câu nào đúng."
+ZALO_FEEDBACK_HINT = "Câu trả lời có đúng ý bạn không? Bạn nhắn “đúng” hoặc “sai” nhé."
+ZALO_OUT_OF_RANGE = "Bạn hãy trả lời bằng một số từ {low} đến {high}, hoặc gõ câu hỏi của mình."
+ZALO_EXPIRED_CHOICE = "Danh sách lựa chọn đã hết hạn. Bạn hãy gõ lại câu hỏi nhé."

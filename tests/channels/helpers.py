@@ -105,3 +105,33 @@ async def serving(server: uvicorn.Server):
 def asgi_server(app: Any) -> uvicorn.Server:
     config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", log_config=None, access_log=False)
     return uvicorn.Server(config)
+
+
+# -- one channel harness for the Telegram, Zalo and fault tests -----------------------------------
+
+def fast_policy(**overrides: Any) -> Any:
+    from bot.outbound import RetryPolicy
+
+    return RetryPolicy(**{"backoff": 0.05, **overrides})
+
+
+def telegram_channel(assistant: Any, api: Any, *, policy: Any = None, **kwargs: Any) -> Any:
+    """The real TelegramChannel over the fake API, wired as `bot.server` wires it."""
+    from bot.channels.telegram.channel import TelegramChannel
+    from bot.channels.telegram.sender import TelegramSender
+
+    sender = TelegramSender.connect(api.token, api.base_url, policy or fast_policy())
+    kwargs.setdefault("poll_timeout", 1)
+    kwargs.setdefault("claims", getattr(assistant, "store", None))
+    return TelegramChannel(assistant, sender, **kwargs)
+
+
+def zalo_channel(assistant: Any, api: Any, *, policy: Any = None, **kwargs: Any) -> Any:
+    """The real ZaloChannel over the fake API, wired as `bot.server` wires it."""
+    from bot.channels.zalo.channel import ZaloChannel
+    from bot.channels.zalo.sender import ZaloSender
+
+    sender = ZaloSender.connect(api.token, api.base_url, policy or fast_policy())
+    kwargs.setdefault("poll_timeout", 1)
+    kwargs.setdefault("claims", getattr(assistant, "store", None))
+    return ZaloChannel(assistant, sender, **kwargs)

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.channels.render import format_answer, numbered, split_message, tidy
-from bot.channels.telegram import telegram_length
+from bot.channels.telegram.sender import telegram_length
 
 
 def _words(text: str) -> list[str]:

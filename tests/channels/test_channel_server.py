@@ -9,7 +9,6 @@ import httpx
 import pytest
 
 from bot.channels.common import Metrics, UserRateLimit
-from bot.channels.telegram import TelegramChannel
 from bot.config import Settings
 from bot.server import (
     NoChannelConfigured,
@@ -116,7 +115,10 @@ async def test_tokens_never_reach_the_log(tmp_path, spy, faq_questions, telegram
 
 
 async def test_a_rejected_telegram_token_does_not_echo_the_token(telegram_api, spy):
-    channel = TelegramChannel(spy, "999:WRONG-token", base_url=telegram_api.base_url)
+    from bot.channels.telegram.channel import TelegramChannel
+    from bot.channels.telegram.sender import TelegramSender
+
+    channel = TelegramChannel(spy, TelegramSender.connect("999:WRONG-token", telegram_api.base_url))
     with pytest.raises(RuntimeError) as info:
         await channel.start()
     assert "WRONG" not in str(info.value) and info.value.__cause__ is None

@@ -11,18 +11,16 @@ import pytest
 
 from bot.replies import citizens as replies
 from bot.channels.render import reply_text
-from bot.channels.telegram import EXPIRED_BUTTON, TelegramChannel
+EXPIRED_BUTTON = "Nút này đã hết hạn. Bạn hãy gõ lại câu hỏi nhé."
 from bot.config import Settings
 from bot.server import build_server
-from tests.channels.helpers import as_answer, as_clarify, new_chat_id, serving
+from tests.channels.helpers import as_answer, as_clarify, new_chat_id, serving, telegram_channel
 from tests.fakes.telegram_api import FakeTelegramAPI
 
 
 @asynccontextmanager
 async def polling(api: FakeTelegramAPI, assistant, **kwargs):
-    channel = TelegramChannel(
-        assistant, api.token, base_url=api.base_url, poll_timeout=1, backoff=0.05, **kwargs
-    )
+    channel = telegram_channel(assistant, api, **kwargs)
     await channel.start()
     try:
         yield channel

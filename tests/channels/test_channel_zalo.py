@@ -11,16 +11,19 @@ import httpx
 import pytest
 
 from bot.replies import citizens as replies
-from bot.channels import zalo
+from bot.channels.zalo import channel as zalo
 from bot.channels.render import reply_text
-from bot.channels.zalo import ZaloChannel, ZaloClient, ZaloError, parse_update
+from bot.channels.zalo.client import ZaloClient, ZaloError, parse_update
+from bot.outbound import RetryPolicy
 from bot.config import Settings
 from bot.types import Reply, Suggestion
 from bot.server import build_server
-from tests.channels.helpers import as_answer, as_clarify, new_chat_id, serving
+from tests.channels.helpers import as_answer, as_clarify, new_chat_id, serving, zalo_channel
 from tests.fakes.zalo_api import FakeZaloAPI
 
 TOKEN = "12345:abc-secret"
+
+FEEDBACK_HINT = "Câu trả lời có đúng ý bạn không? Bạn nhắn “đúng” hoặc “sai” nhé."
 
 
 # -- client, over a mocked transport ------------------------------------------------------------
@@ -96,7 +99,7 @@ async def test_client_honours_429_and_retries_5xx_and_network_errors():
             raise answer
         return answer
 
-    client, sleeps = mock_client(handler, backoff=0.5)
+    client, sleeps = mock_client(handler, policy=RetryPolicy(backoff=0.5))
     assert await client.send_chat_action("c") == {"message_id": "m"}
     assert sleeps == [7.0, 3.0, 2.0, 4.0]  # retry_after, Retry-After, then backoff 0.5 * 2**n
 
@@ -105,7 +108,7 @@ async def test_client_gives_up_and_reports_errors():
     def failing(request: httpx.Request) -> httpx.Response:
         return httpx.Response(500, json={"ok": False, "error_code": 500, "description": "boom"})
 
-    client, sleeps = mock_client(failing, max_retries=2)
+    client, sleeps = mock_client(failing, policy=RetryPolicy(max_retries=2))
     with pytest.raises(ZaloError) as info:
         await client.get_me()
     assert info.value.code == 500 and len(sleeps) == 2
@@ -148,7 +151,7 @@ def test_parse_update_accepts_both_shapes():
 def test_render_clarify_numbers_once():
     suggestions = (Suggestion("a", "Câu một?"), Suggestion("b", "Câu hai?"))
     listed = f"{replies.CLARIFY}\n1. Câu một?\n2. Câu hai?"
-    footer = zalo.CLARIFY_FOOTER.format(n=2)
+    footer = "Bạn trả lời bằng số thứ tự (1–{n}), hoặc 0 nếu không có câu nào đúng.".format(n=2)
     expected = f"{listed}\n0. {replies.CLARIFY_NONE}\n\n{footer}"
     # the assistant's text already lists the suggestions: not listed twice
     assert zalo.render_clarify(Reply("q", "clarify", listed, suggestions=suggestions)) == expected
@@ -161,8 +164,7 @@ def test_render_clarify_numbers_once():
 
 @asynccontextmanager
 async def polling(api: FakeZaloAPI, assistant, **kwargs):
-    client = ZaloClient(api.token, api.base_url, backoff=0.05)
-    channel = ZaloChannel(assistant, client, poll_timeout=1, **kwargs)
+    channel = zalo_channel(assistant, api, **kwargs)
     await channel.start()
     try:
         yield channel
@@ -208,7 +210,7 @@ async def test_greeting_topics_numbered_questions_and_feedback(zalo_api, spy):
         [typed] = await say(api, chat, questions[0].question)
         reply = spy.reply_to(chat)
         assert (reply.kind, reply.faq_id) == ("faq", questions[0].faq_id)
-        assert typed == f"{reply_text(reply)}\n\n{zalo.FEEDBACK_HINT}"
+        assert typed == f"{reply_text(reply)}\n\n{FEEDBACK_HINT}"
         [thanks] = await say(api, chat, "Sai")
         assert thanks == replies.FEEDBACK_SORRY
         assert spy.calls_of("feedback")[0][0][:2] == (reply.log_id, False)
@@ -232,14 +234,14 @@ async def test_clarify_numbers_and_zero(zalo_api, spy, faq_questions):
         assert f"\n0. {replies.CLARIFY_NONE}\n" in clarify
 
         [out_of_range] = await say(api, chat, "7")
-        assert out_of_range == zalo.OUT_OF_RANGE.format(low=0, high=3)
+        assert out_of_range == "Bạn hãy trả lời bằng một số từ {low} đến {high}, hoặc gõ câu hỏi của mình.".format(low=0, high=3)
 
         [answer] = await say(api, chat, "2")
         [(args, reply)] = spy.calls_of("answer_faq")
         assert args[0] == suggestions[1].faq_id and answer.startswith(reply_text(reply))
 
         [expired] = await say(api, chat, "1")  # the clarification is settled
-        assert expired == zalo.EXPIRED_CHOICE
+        assert expired == "Danh sách lựa chọn đã hết hạn. Bạn hãy gõ lại câu hỏi nhé."
 
         await say(api, chat, "hỏi về giấy tờ")
         log_id = spy.reply_to(chat).log_id
@@ -255,7 +257,7 @@ async def test_choices_expire(zalo_api, spy):
         await say(api, chat, "xin chào")
         now[0] += 61
         [expired] = await say(api, chat, "1")
-    assert expired == zalo.EXPIRED_CHOICE
+    assert expired == "Danh sách lựa chọn đã hết hạn. Bạn hãy gõ lại câu hỏi nhé."
 
 
 async def test_images_and_stickers_get_a_polite_reply(zalo_api, spy):
@@ -284,11 +286,11 @@ async def test_long_answer_is_split_at_2000(zalo_api, spy):
     spy.script["hướng dẫn đầy đủ"] = as_answer(answer)
     async with polling(api, spy):
         api.push(api.text_update(chat, "hướng dẫn đầy đủ"))
-        await api.await_for(lambda calls: any(zalo.FEEDBACK_HINT in m for m in api.messages_to(chat)))
+        await api.await_for(lambda calls: any(FEEDBACK_HINT in m for m in api.messages_to(chat)))
     sent = api.messages_to(chat)
     assert len(sent) >= 3 and all(len(m) <= 2000 for m in sent)
     assert all(c.status == 200 for c in api.calls_of("sendMessage"))
-    assert "\n\n".join(sent) == f"{reply_text(spy.reply_to(chat))}\n\n{zalo.FEEDBACK_HINT}"
+    assert "\n\n".join(sent) == f"{reply_text(spy.reply_to(chat))}\n\n{FEEDBACK_HINT}"
 
 
 async def test_rate_limit_429_and_server_errors_are_retried(zalo_api, spy, faq_questions):
@@ -377,7 +379,7 @@ async def test_hundred_simultaneous_chats(zalo_api, spy, faq_questions, tmp_path
         [answer] = api.messages_to(chat)
         reply = spy.reply_to(chat)
         assert (reply.kind, reply.faq_id) == ("faq", question.faq_id)
-        assert answer == f"{reply_text(reply)}\n\n{zalo.FEEDBACK_HINT}"
+        assert answer == f"{reply_text(reply)}\n\n{FEEDBACK_HINT}"
 
 
 async def test_at_most_concurrency_messages_are_answered_at_once(zalo_api, assistant, faq_questions):

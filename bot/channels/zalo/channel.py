@@ -1,8 +1,6 @@
-"""Zalo channel: a small httpx client for the Zalo Bot Platform and the adapter over the Assistant.
-
-The Bot Platform is Telegram-like but differs in details (anchors.md §1a): getUpdates returns
-one update per call and has no offset, HTTP 408 / an empty result means "nothing new", text is
-limited to 2000 characters, and there are no buttons, so choices are numbered text replies.
+"""Zalo channel: the conversation over the Assistant (polling loop or webhook, numbered choices,
+"đúng"/"sai" feedback). The API client is `bot.channels.zalo.client`; everything it sends goes
+through `bot.channels.zalo.sender.ZaloSender`.
 """
 
 from __future__ import annotations
@@ -12,212 +10,26 @@ import logging
 import re
 import time
 import unicodedata
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bot.replies import citizens as replies
 from bot.channels import common
-from bot.channels.render import ZALO_LIMIT, numbered, reply_text, split_message
+from bot.channels.render import numbered, reply_text
+from bot.channels.zalo.client import CHANNEL, Incoming, ZaloError, parse_update
+from bot.channels.zalo.sender import ZaloSender
+from bot.replies import citizens as replies
 from bot.types import Message, Reply
 
 if TYPE_CHECKING:
     from bot.assistant import Assistant
-    from bot.channels.common import Metrics
+    from bot.channels.common import Metrics, UpdateClaims
 
 log = logging.getLogger(__name__)
-
-CHANNEL = "zalo"
-DEFAULT_BASE_URL = "https://bot-api.zaloplatforms.com"
-
-
-# -- client -------------------------------------------------------------------------------------
-
-
-class ZaloError(Exception):
-    """An error answer of the Zalo Bot API (`ok: false`), or a request that kept failing."""
-
-    def __init__(self, code: int, description: str) -> None:
-        super().__init__(f"Zalo API error {code}: {description}")
-        self.code = code
-        self.description = description
-
-
-class ZaloClient:
-    """Zalo Bot Platform API over httpx: `POST {base}/bot{token}/{method}` with a JSON body.
-
-    Network errors and 5xx answers are retried with exponential backoff; 429 waits for the
-    `retry_after` the server gives (body `parameters.retry_after` or the Retry-After header).
-    The token is part of every URL, so URLs are never logged.
-    """
-
-    def __init__(
-        self,
-        token: str,
-        base_url: str = DEFAULT_BASE_URL,
-        *,
-        http: httpx.AsyncClient | None = None,
-        timeout: float = 15.0,
-        max_retries: int = 4,
-        backoff: float = 0.5,
-        max_backoff: float = 30.0,
-    ) -> None:
-        self._url = f"{base_url.rstrip('/')}/bot{token}/"
-        self._http = http or httpx.AsyncClient(timeout=timeout)
-        self._owns_http = http is None
-        self.max_retries = max_retries
-        self.backoff = backoff
-        self.max_backoff = max_backoff
-        self._sleep = asyncio.sleep  # replaceable in tests
-
-    async def aclose(self) -> None:
-        if self._owns_http:
-            await self._http.aclose()
-
-    async def call(self, method: str, payload: dict | None = None, *, timeout: float | None = None) -> Any:
-        """Call one API method and return its `result`; raise ZaloError on an error answer."""
-        attempt = 0
-        while True:
-            try:
-                response = await self._http.post(
-                    self._url + method,
-                    json=payload or {},
-                    timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
-                )
-            except httpx.TransportError as exc:
-                # str(exc) of httpx transport errors does not carry the URL (and so the token).
-                if attempt >= self.max_retries:
-                    raise ZaloError(-1, f"{method}: {type(exc).__name__}: {exc}") from None
-                await self._wait(method, self._backoff(attempt), type(exc).__name__)
-                attempt += 1
-                continue
-            body = _json(response)
-            code = body.get("error_code") or response.status_code
-            if response.status_code == 429 or code == 429:
-                if attempt >= self.max_retries:
-                    raise ZaloError(429, body.get("description") or "Too Many Requests")
-                await self._wait(method, _retry_after(response, body, self._backoff(attempt)), "429")
-            elif response.status_code >= 500:
-                if attempt >= self.max_retries:
-                    raise ZaloError(response.status_code, body.get("description") or response.reason_phrase)
-                await self._wait(method, self._backoff(attempt), str(response.status_code))
-            elif response.status_code == 408 or code == 408:
-                raise ZaloError(408, body.get("description") or "Request timeout")
-            elif response.status_code >= 400 or not body.get("ok"):
-                raise ZaloError(int(code), body.get("description") or response.reason_phrase)
-            else:
-                return body.get("result")
-            attempt += 1
-
-    def _backoff(self, attempt: int) -> float:
-        return min(self.max_backoff, self.backoff * 2**attempt)
-
-    async def _wait(self, method: str, seconds: float, why: str) -> None:
-        log.warning("Zalo %s failed (%s); retrying in %.1f s", method, why, seconds)
-        await self._sleep(seconds)
-
-    async def get_me(self) -> dict:
-        return await self.call("getMe")
-
-    async def get_updates(self, timeout: int = 30) -> list[dict]:
-        """Long-poll for updates. Zalo returns one update per call; an HTTP 408 or an empty
-        result means nothing new, and yields an empty list."""
-        try:
-            result = await self.call("getUpdates", {"timeout": str(int(timeout))}, timeout=timeout + 5)
-        except ZaloError as exc:
-            if exc.code == 408:
-                return []
-            raise
-        if not result:
-            return []
-        if isinstance(result, list):  # tolerate a Telegram-like array, should the API add one
-            return [u for u in result if isinstance(u, dict)]
-        return [result] if isinstance(result, dict) else []
-
-    async def set_webhook(self, url: str, secret_token: str) -> dict:
-        return await self.call("setWebhook", {"url": url, "secret_token": secret_token})
-
-    async def delete_webhook(self) -> dict:
-        return await self.call("deleteWebhook")
-
-    async def get_webhook_info(self) -> dict:
-        return await self.call("getWebhookInfo")
-
-    async def send_message(self, chat_id: str, text: str) -> list[dict]:
-        """Send `text`, split into messages of at most 2000 characters."""
-        return [
-            await self.call("sendMessage", {"chat_id": chat_id, "text": chunk})
-            for chunk in split_message(text, ZALO_LIMIT)
-        ]
-
-    async def send_chat_action(self, chat_id: str, action: str = "typing") -> Any:
-        return await self.call("sendChatAction", {"chat_id": chat_id, "action": action})
-
-
-def _json(response: httpx.Response) -> dict:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
-def _retry_after(response: httpx.Response, body: dict, default: float) -> float:
-    params = body.get("parameters") if isinstance(body.get("parameters"), dict) else {}
-    for value in (params.get("retry_after"), body.get("retry_after"), response.headers.get("Retry-After")):
-        try:
-            if value is not None:
-                return max(0.0, float(value))
-        except (TypeError, ValueError):
-            continue
-    return default
-
-
-# -- updates ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Incoming:
-    """One incoming Zalo message, parsed defensively (field names vary between sources)."""
-
-    event: str
-    message_id: str
-    chat_id: str
-    user_id: str
-    text: str
-
-    @property
-    def is_text(self) -> bool:
-        return self.event == "message.text.received" or (not self.event and bool(self.text))
-
-
-def parse_update(body: Any) -> Incoming | None:
-    """Accept the bare update `{event_name, message}` and the wrapped `{ok, result: {...}}`."""
-    if not isinstance(body, dict):
-        return None
-    if isinstance(body.get("result"), dict):
-        body = body["result"]
-    message = body.get("message")
-    if not isinstance(message, dict):
-        return None
-    chat = message.get("chat") if isinstance(message.get("chat"), dict) else {}
-    sender = message.get("from") if isinstance(message.get("from"), dict) else {}
-    chat_id = str(chat.get("id") or sender.get("id") or "")
-    if not chat_id:
-        return None
-    text = message.get("text")
-    return Incoming(
-        event=str(body.get("event_name") or ""),
-        message_id=str(message.get("message_id") or ""),
-        chat_id=chat_id,
-        user_id=str(sender.get("id") or chat_id),
-        text=text if isinstance(text, str) else "",
-    )
 
 
 # -- conversation -------------------------------------------------------------------------------
@@ -228,12 +40,6 @@ YES_WORDS = {"đúng", "dung", "đúng rồi", "đúng ạ", "có", "co", "👍"
 NO_WORDS = {"sai", "sai rồi", "không", "khong", "ko", "không đúng", "chưa đúng", "chưa", "👎"}
 _NUMBER = re.compile(r"^\s*(?:số\s*)?(\d{1,2})\s*[.)]?\s*$", re.IGNORECASE)
 
-TOPICS_FOOTER = "Bạn trả lời bằng một số để xem các câu hỏi, hoặc gõ câu hỏi của mình."
-QUESTIONS_FOOTER = "Bạn trả lời bằng số thứ tự để xem câu trả lời."
-CLARIFY_FOOTER = "Bạn trả lời bằng số thứ tự (1–{n}), hoặc 0 nếu không có câu nào đúng."
-FEEDBACK_HINT = "Câu trả lời có đúng ý bạn không? Bạn nhắn “đúng” hoặc “sai” nhé."
-OUT_OF_RANGE = "Bạn hãy trả lời bằng một số từ {low} đến {high}, hoặc gõ câu hỏi của mình."
-EXPIRED_CHOICE = "Danh sách lựa chọn đã hết hạn. Bạn hãy gõ lại câu hỏi nhé."
 
 
 @dataclass
@@ -265,8 +71,9 @@ class ZaloChannel:
     def __init__(
         self,
         assistant: Assistant,
-        client: ZaloClient,
+        sender: ZaloSender,
         *,
+        claims: UpdateClaims | None = None,
         webhook_url: str | None = None,
         secret_token: str | None = None,
         metrics: Metrics | None = None,
@@ -279,7 +86,9 @@ class ZaloChannel:
         if webhook_url and not secret_token:
             raise ValueError("a Zalo webhook needs a secret token")
         self.assistant = assistant
-        self.client = client
+        self.sender = sender
+        self.client = sender.client
+        self.claims = claims
         self.webhook_url = webhook_url
         self.secret_token = secret_token
         self.metrics = metrics
@@ -303,7 +112,7 @@ class ZaloChannel:
 
     async def start(self) -> None:
         try:
-            me = await self.client.get_me()  # fails fast on a bad token
+            me = await self.sender.me()  # fails fast on a bad token
         except ZaloError as exc:
             if exc.code == 401:
                 raise RuntimeError("Zalo rejected TROLYSO_ZALO_TOKEN; check the token in Zalo Bot Manager") from None
@@ -322,7 +131,7 @@ class ZaloChannel:
             self._poller = None
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=10)
-        await self.client.aclose()
+        await self.sender.stop()
 
     async def _poll(self) -> None:
         failures = 0
@@ -367,7 +176,7 @@ class ZaloChannel:
             return
         try:
             if incoming.message_id and not await common.claim(
-                self.assistant, CHANNEL, incoming.message_id
+                self.claims, CHANNEL, incoming.message_id
             ):
                 log.info("Zalo: message %s was already handled; skipping", incoming.message_id)
                 return
@@ -377,13 +186,10 @@ class ZaloChannel:
             if self.metrics:
                 self.metrics.error(CHANNEL)
             log.exception("Zalo: error while answering")
-            try:
-                await self.client.send_message(incoming.chat_id, common.SORRY_ERROR)
-            except ZaloError as exc:
-                log.warning("Zalo: could not send the error notice: %s", exc)
+            await self._send(incoming.chat_id, replies.SORRY_ERROR)
 
     @asynccontextmanager
-    async def _chat_lock(self, chat_id: str):
+    async def _chat_lock(self, chat_id: str) -> AsyncIterator[None]:
         """Serialize the messages of one chat: a number answers the list sent just before."""
         entry = self._locks.setdefault(chat_id, [asyncio.Lock(), 0])
         entry[1] += 1
@@ -409,7 +215,7 @@ class ZaloChannel:
     async def _route(self, incoming: Incoming) -> None:
         chat_id = incoming.chat_id
         if not incoming.is_text or not incoming.text.strip():
-            await self.client.send_message(chat_id, replies.TEXT_ONLY)
+            await self._send(chat_id, replies.TEXT_ONLY)
             return
         chat = self._chat(chat_id)
         chat.seen = self._clock()
@@ -425,13 +231,13 @@ class ZaloChannel:
             helpful = words in YES_WORDS
             await asyncio.to_thread(self.assistant.feedback, log_id, helpful, message)
             thanks = replies.FEEDBACK_THANKS if helpful else replies.FEEDBACK_SORRY
-            await self.client.send_message(chat_id, thanks)
+            await self._send(chat_id, thanks)
         elif (words in GREETINGS and not chat.greeted) or words in MENU_WORDS:
             await self._greet(chat, chat_id)
         elif number:
-            await self.client.send_message(chat_id, EXPIRED_CHOICE)
+            await self._send(chat_id, replies.ZALO_EXPIRED_CHOICE)
         elif not self._limit.allow(incoming.user_id):
-            await self.client.send_message(chat_id, replies.RATE_LIMITED)
+            await self._send(chat_id, replies.RATE_LIMITED)
         else:
             await self._typing(chat_id)
             reply = await common.ask(self.metrics, CHANNEL, self.assistant.handle, message)
@@ -445,11 +251,11 @@ class ZaloChannel:
         if categories:
             chat.choices = _Choices("categories", list(categories))
             topics = numbered(label for _, label in categories)
-            text = f"{greeting}\n\n{replies.TOPICS}\n{topics}\n\n{TOPICS_FOOTER}"
+            text = f"{greeting}\n\n{replies.TOPICS}\n{topics}\n\n{replies.ZALO_TOPICS_FOOTER}"
         else:
             chat.choices = None
             text = greeting
-        await self.client.send_message(chat_id, text)
+        await self._send(chat_id, text)
 
     async def _choose(self, chat: _Chat, choices: _Choices, number: int, message: Message) -> None:
         chat_id = message.chat_id
@@ -462,18 +268,18 @@ class ZaloChannel:
             return
         if not 1 <= number <= len(choices.options):
             low = 0 if choices.kind == "clarify" else 1
-            await self.client.send_message(chat_id, OUT_OF_RANGE.format(low=low, high=len(choices.options)))
+            await self._send(chat_id, replies.ZALO_OUT_OF_RANGE.format(low=low, high=len(choices.options)))
             return
         option_id, label = choices.options[number - 1]
         if choices.kind == "categories":
             questions = await asyncio.to_thread(self.assistant.topic_questions, option_id)
             if not questions:
-                await self.client.send_message(chat_id, common.NO_QUESTIONS_IN_TOPIC)
+                await self._send(chat_id, replies.NO_QUESTIONS_IN_TOPIC)
                 return
             chat.choices = _Choices("questions", [(s.faq_id, s.question) for s in questions])
             listed = numbered(s.question for s in questions)
-            text = f"{label}\n{replies.TOPIC_QUESTIONS}\n{listed}\n\n{QUESTIONS_FOOTER}"
-            await self.client.send_message(chat_id, text)
+            text = f"{label}\n{replies.TOPIC_QUESTIONS}\n{listed}\n\n{replies.ZALO_QUESTIONS_FOOTER}"
+            await self._send(chat_id, text)
             return
         # A question from a topic list or a clarification: answer that FAQ entry. A topic list
         # stays open so the citizen can pick another number; a clarification is settled.
@@ -495,16 +301,20 @@ class ZaloChannel:
             text = render_clarify(reply)
         elif reply.kind in ("faq", "knowledge") and reply.log_id is not None:
             chat.feedback_log_id = reply.log_id
-            text = f"{reply_text(reply)}\n\n{FEEDBACK_HINT}"
+            text = f"{reply_text(reply)}\n\n{replies.ZALO_FEEDBACK_HINT}"
         else:
             text = reply_text(reply)
-        await self.client.send_message(chat_id, text or common.SORRY_ERROR)
+        await self._send(chat_id, text or replies.SORRY_ERROR)
 
     async def _typing(self, chat_id: str) -> None:
-        try:
-            await self.client.send_chat_action(chat_id, "typing")
-        except ZaloError as exc:  # the indicator is a nicety; never block the answer on it
-            log.debug("Zalo: typing indicator failed: %s", exc)
+        await self.sender.typing(chat_id)
+
+    async def _send(self, chat_id: str, text: str) -> None:
+        result = await self.sender.send_text(chat_id, text)
+        if not result.ok:
+            if self.metrics:
+                self.metrics.error(CHANNEL)
+            log.warning("Zalo: a reply was not delivered (%s): %s", result.outcome, result.problem)
 
 
 def render_clarify(reply: Reply) -> str:
@@ -517,5 +327,5 @@ def render_clarify(reply: Reply) -> str:
     listed = numbered(s.question for s in reply.suggestions)
     if listed not in text:
         text = f"{text or replies.CLARIFY}\n{listed}"
-    footer = CLARIFY_FOOTER.format(n=len(reply.suggestions))
+    footer = replies.ZALO_CLARIFY_FOOTER.format(n=len(reply.suggestions))
     return f"{text}\n0. {replies.CLARIFY_NONE}\n\n{footer}"

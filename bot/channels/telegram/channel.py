@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import html
 import logging
-import warnings
 from collections import OrderedDict
-from collections.abc import Callable, Coroutine
-from datetime import timedelta
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -22,19 +19,17 @@ from telegram import (
     Bot,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
-    LinkPreviewOptions,
     MessageEntity,
-    ReplyParameters,
     Update,
 )
 from telegram import Message as TgMessage
-from telegram.constants import ChatAction, ChatType, ParseMode
-from telegram.error import BadRequest, InvalidToken, NetworkError, RetryAfter, TelegramError
+from telegram.constants import ChatType
+from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
     ApplicationHandlerStop,
-    BaseRateLimiter,
+    BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
@@ -43,19 +38,18 @@ from telegram.ext import (
     filters,
 )
 
-from bot.replies import citizens as replies
 from bot.channels import common
-from bot.channels.render import TELEGRAM_LIMIT, numbered, reply_text, split_message
+from bot.channels.render import numbered, reply_text
+from bot.channels.telegram.sender import CHANNEL, TelegramSender, html_parts
+from bot.replies import citizens as replies
 from bot.types import Message, Reply
 
 if TYPE_CHECKING:
     from bot.assistant import Assistant
-    from bot.channels.common import Metrics
+    from bot.channels.common import Metrics, UpdateClaims
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "telegram"
-DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 ALLOWED_UPDATES = ["message", "callback_query"]
 MAX_CALLBACK_BYTES = 64
 
@@ -74,78 +68,15 @@ UNSUPPORTED = (
     | filters.LOCATION
     | filters.CONTACT
 )
-EXPIRED_BUTTON = "Nút này đã hết hạn. Bạn hãy gõ lại câu hỏi nhé."
-
-
-def telegram_length(text: str) -> int:
-    """Length as Telegram counts it (UTF-16 code units), measured on the escaped HTML."""
-    return len(html.escape(text, quote=False).encode("utf-16-le")) // 2
 
 
 def render_chunks(reply: Reply) -> list[str]:
     """The HTML-escaped message texts for a reply, each under Telegram's 4096 limit."""
-    text = reply_text(reply) or (replies.CLARIFY if reply.kind == "clarify" else replies.UNANSWERED_NOT_LOGGED)
-    return [html.escape(c, quote=False) for c in split_message(text, TELEGRAM_LIMIT, telegram_length)]
+    return html_parts(_reply_text(reply))
 
 
-def _retry_seconds(exc: RetryAfter) -> float:
-    with warnings.catch_warnings():  # ptb 22 warns that the type will become timedelta
-        warnings.simplefilter("ignore")
-        value = exc.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
-
-
-class RetryingRateLimiter(BaseRateLimiter[None]):
-    """Retries Bot API requests: waits out `retry_after` on 429 (pausing every request, as
-    Telegram's flood control is per bot) and backs off exponentially on network errors and 5xx.
-
-    getUpdates never passes through a rate limiter; the Updater retries it by itself.
-    """
-
-    def __init__(self, max_retries: int = 4, backoff: float = 0.5, max_backoff: float = 8.0):
-        self.max_retries = max_retries
-        self.backoff = backoff
-        self.max_backoff = max_backoff
-        self._resume_at = 0.0
-
-    async def initialize(self) -> None:
-        pass
-
-    async def shutdown(self) -> None:
-        pass
-
-    async def process_request(
-        self,
-        callback: Callable[..., Coroutine[Any, Any, bool | dict | list[dict]]],
-        args: Any,
-        kwargs: dict[str, Any],
-        endpoint: str,
-        data: dict[str, Any],
-        rate_limit_args: None,
-    ) -> bool | dict | list[dict]:
-        loop = asyncio.get_running_loop()
-        attempt = 0
-        while True:
-            pause = self._resume_at - loop.time()
-            if pause > 0:
-                await asyncio.sleep(pause)
-            try:
-                return await callback(*args, **kwargs)
-            except RetryAfter as exc:
-                if attempt >= self.max_retries:
-                    raise
-                wait = _retry_seconds(exc) + 0.1
-                log.warning("Telegram flood control on %s: waiting %.1f s", endpoint, wait)
-                self._resume_at = max(self._resume_at, loop.time() + wait)
-            except BadRequest:
-                raise  # a 400 is our mistake; sending it again cannot help
-            except NetworkError as exc:  # includes timeouts and HTTP 5xx
-                if attempt >= self.max_retries:
-                    raise
-                wait = min(self.max_backoff, self.backoff * 2**attempt)
-                log.warning("Telegram %s failed (%s); retrying in %.1f s", endpoint, exc, wait)
-                await asyncio.sleep(wait)
-            attempt += 1
+def _reply_text(reply: Reply) -> str:
+    return reply_text(reply) or (replies.CLARIFY if reply.kind == "clarify" else replies.UNANSWERED_NOT_LOGGED)
 
 
 class _CallbackCodec:
@@ -221,16 +152,6 @@ def _button_text(message: TgMessage | None, data: str) -> str:
     return ""
 
 
-async def drop_buttons(message: TgMessage | None) -> None:
-    """Remove the inline buttons of a message that was acted on (answered, rated, reviewed)."""
-    if message is None:
-        return
-    try:
-        await message.edit_reply_markup(reply_markup=None)
-    except TelegramError as exc:  # e.g. "message is not modified" on a double tap
-        log.debug("Telegram: could not remove buttons: %s", exc)
-
-
 class TelegramChannel:
     """The Telegram adapter. `start()`/`stop()` run it; `webhook()` is the ASGI endpoint."""
 
@@ -239,38 +160,35 @@ class TelegramChannel:
     def __init__(
         self,
         assistant: Assistant,
-        token: str,
+        sender: TelegramSender,
         *,
-        base_url: str = DEFAULT_BASE_URL,
+        claims: UpdateClaims | None = None,
+        handlers: Sequence[BaseHandler[Any, Any, Any]] = (),
         webhook_url: str | None = None,
         secret_token: str | None = None,
         metrics: Metrics | None = None,
         poll_timeout: float = 30.0,
         rate_limit_per_minute: int = 20,
         concurrency: int = 64,
-        max_retries: int = 4,
-        backoff: float = 0.5,
     ) -> None:
+        """`handlers` (e.g. the review handlers) run before the citizens' ones, which would
+        otherwise take reviewers' replies; `claims` deduplicates updates across processes."""
         if webhook_url and not secret_token:
             raise ValueError("a Telegram webhook needs a secret token")
         self.assistant = assistant
+        self.sender = sender
+        self.claims = claims
         self.webhook_url = webhook_url
         self.secret_token = secret_token
         self.metrics = metrics
         self.poll_timeout = poll_timeout
         self._codec = _CallbackCodec()
         self._limit = common.UserRateLimit(rate_limit_per_minute)
-        builder = (
-            ApplicationBuilder()
-            .token(token)
-            .base_url(base_url)
-            .concurrent_updates(concurrency)
-            .rate_limiter(RetryingRateLimiter(max_retries=max_retries, backoff=backoff))
-        )
+        builder = ApplicationBuilder().bot(sender.bot).concurrent_updates(concurrency)
         if webhook_url:
             builder = builder.updater(None)
-        self.app: Application = builder.build()
-        self._add_handlers()
+        self.app: Application[Any, Any, Any, Any, Any, Any] = builder.build()
+        self._add_handlers(handlers)
 
     @property
     def mode(self) -> str:
@@ -279,13 +197,8 @@ class TelegramChannel:
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        try:
-            await self.app.initialize()  # calls getMe: fails fast on a bad token
-        except InvalidToken:
-            # ptb's own message quotes the token; never let it reach a log.
-            raise RuntimeError(
-                "Telegram rejected TROLYSO_TELEGRAM_TOKEN; check the token with @BotFather"
-            ) from None
+        await self.sender.start()  # getMe: fails fast on a bad token
+        await self.app.initialize()
         await self.app.start()
         if self.webhook_url:
             await self.app.bot.set_webhook(
@@ -319,12 +232,11 @@ class TelegramChannel:
 
     # -- handlers ----------------------------------------------------------------------------
 
-    def _add_handlers(self) -> None:
+    def _add_handlers(self, extra: Sequence[BaseHandler[Any, Any, Any]]) -> None:
         app = self.app
         app.add_handler(TypeHandler(Update, self._drop_duplicates), group=-1)
-        from bot.channels.review_telegram import register_review  # review buttons, answers, /reload
-
-        register_review(self)  # before the citizens' handlers, which would take reviewers' replies
+        for handler in extra:  # before the citizens' handlers, which would take reviewers' replies
+            app.add_handler(handler)
         app.add_handler(CommandHandler(["start", "help"], self._on_start))
         app.add_handler(CallbackQueryHandler(self._on_category, pattern=f"^{CB_CATEGORY}[:#]"))
         app.add_handler(CallbackQueryHandler(self._on_question, pattern=f"^{CB_QUESTION}[:#]"))
@@ -338,7 +250,7 @@ class TelegramChannel:
         app.add_error_handler(self._on_error)
 
     async def _drop_duplicates(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if not await common.claim(self.assistant, CHANNEL, _update_key(update)):
+        if not await common.claim(self.claims, CHANNEL, _update_key(update)):
             log.info("Telegram: update %s was already handled; skipping", update.update_id)
             raise ApplicationHandlerStop
 
@@ -350,23 +262,19 @@ class TelegramChannel:
             for cat_id, label in categories
         ]
         text = f"{greeting}\n\n{replies.TOPICS}" if keyboard else greeting
-        await update.effective_message.reply_text(
-            html.escape(text, quote=False),
-            parse_mode=ParseMode.HTML,
-            reply_markup=InlineKeyboardMarkup(keyboard) if keyboard else None,
-        )
+        await self._send(update.effective_chat.id, text, InlineKeyboardMarkup(keyboard) if keyboard else None)
 
     async def _on_category(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
         _, category = self._codec.unpack(query.data)
         await query.answer()
         if category is None:
-            await query.message.reply_text(EXPIRED_BUTTON)
+            await self._send(query.message.chat.id, replies.EXPIRED_BUTTON)
             return
         labels = dict(await asyncio.to_thread(self.assistant.categories))
         questions = await asyncio.to_thread(self.assistant.topic_questions, category)
         if not questions:
-            await query.message.reply_text(common.NO_QUESTIONS_IN_TOPIC)
+            await self._send(query.message.chat.id, replies.NO_QUESTIONS_IN_TOPIC)
             return
         # Long questions get cut on buttons, so the text lists them in full with numbers.
         keyboard = [
@@ -375,18 +283,14 @@ class TelegramChannel:
         ]
         label = labels.get(category, category)
         text = f"{label}\n{replies.TOPIC_QUESTIONS}\n\n{numbered(s.question for s in questions)}"
-        await query.message.reply_text(
-            html.escape(text, quote=False),
-            parse_mode=ParseMode.HTML,
-            reply_markup=InlineKeyboardMarkup(keyboard),
-        )
+        await self._send(query.message.chat.id, text, InlineKeyboardMarkup(keyboard))
 
     async def _on_question(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
         _, faq_id = self._codec.unpack(query.data)
         await query.answer()
         if not faq_id:
-            await query.message.reply_text(EXPIRED_BUTTON)
+            await self._send(query.message.chat.id, replies.EXPIRED_BUTTON)
             return
         reply = await common.ask(
             self.metrics,
@@ -402,7 +306,7 @@ class TelegramChannel:
         raw = query.data.partition(":")[2]
         log_id = int(raw) if raw.isdigit() else None
         await query.answer()
-        await drop_buttons(query.message)
+        await self.sender.drop_buttons(query.message)
         reply = await common.ask(
             self.metrics, CHANNEL, self.assistant.reject_suggestions, log_id, self._message(update, "")
         )
@@ -416,12 +320,12 @@ class TelegramChannel:
             self.assistant.feedback, int(raw_id), helpful, self._message(update, "")
         )
         await query.answer(replies.FEEDBACK_THANKS if helpful else None)
-        await drop_buttons(query.message)
+        await self.sender.drop_buttons(query.message)
         if not helpful:
-            await query.message.reply_text(replies.FEEDBACK_SORRY)
+            await self._send(query.message.chat.id, replies.FEEDBACK_SORRY)
 
     async def _on_stale_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await update.callback_query.answer(EXPIRED_BUTTON)
+        await update.callback_query.answer(replies.EXPIRED_BUTTON)
 
     async def _on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -432,9 +336,9 @@ class TelegramChannel:
             await self._on_start(update, context)
             return
         if not self._limit.allow(str(update.effective_user.id if update.effective_user else message.chat_id)):
-            await message.reply_text(replies.RATE_LIMITED)
+            await self._send(message.chat_id, replies.RATE_LIMITED)
             return
-        await self._typing(message.chat_id)
+        await self.sender.typing(message.chat_id)
         reply = await common.ask(
             self.metrics, CHANNEL, self.assistant.handle, self._message(update, text)
         )
@@ -443,7 +347,7 @@ class TelegramChannel:
     async def _on_unsupported(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if _addressed_text(update.effective_message, context.bot) is None:
             return
-        await update.effective_message.reply_text(replies.TEXT_ONLY)
+        await self._send(update.effective_message.chat_id, replies.TEXT_ONLY)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         if self.metrics:
@@ -452,10 +356,7 @@ class TelegramChannel:
         if isinstance(update, Update) and not isinstance(error, TelegramError):
             log.error("Telegram: error while answering", exc_info=error)
             if update.effective_chat:
-                try:
-                    await context.bot.send_message(update.effective_chat.id, common.SORRY_ERROR)
-                except TelegramError as exc:
-                    log.warning("Telegram: could not send the error notice: %s", exc)
+                await self._send(update.effective_chat.id, replies.SORRY_ERROR)
         else:
             log.warning("Telegram: %s: %s", type(error).__name__, error)
 
@@ -472,11 +373,12 @@ class TelegramChannel:
             chat_id=str(chat.id) if chat else "",
         )
 
-    async def _typing(self, chat_id: int) -> None:
-        try:
-            await self.app.bot.send_chat_action(chat_id, ChatAction.TYPING)
-        except TelegramError as exc:  # the indicator is a nicety; never block the answer on it
-            log.debug("Telegram: typing indicator failed: %s", exc)
+    async def _send(self, chat_id: int, text: str, markup: Any = None, reply_to: int | None = None) -> None:
+        result = await self.sender.send(chat_id, text, markup=markup, reply_to=reply_to)
+        if not result.ok:
+            if self.metrics:
+                self.metrics.error(CHANNEL)
+            log.warning("Telegram: a reply was not delivered (%s): %s", result.outcome, result.problem)
 
     def _markup(self, reply: Reply) -> InlineKeyboardMarkup | None:
         if reply.kind == "clarify" and reply.suggestions:
@@ -491,8 +393,8 @@ class TelegramChannel:
             return InlineKeyboardMarkup(
                 [
                     [
-                        InlineKeyboardButton("👍 Hữu ích", callback_data=f"{CB_FEEDBACK}:{reply.log_id}:1"),
-                        InlineKeyboardButton("👎 Chưa đúng", callback_data=f"{CB_FEEDBACK}:{reply.log_id}:0"),
+                        InlineKeyboardButton(replies.FEEDBACK_HELPFUL, callback_data=f"{CB_FEEDBACK}:{reply.log_id}:1"),
+                        InlineKeyboardButton(replies.FEEDBACK_WRONG, callback_data=f"{CB_FEEDBACK}:{reply.log_id}:0"),
                     ]
                 ]
             )
@@ -500,19 +402,8 @@ class TelegramChannel:
 
     async def _send_reply(self, update: Update, reply: Reply) -> None:
         chat = update.effective_chat
-        chunks = render_chunks(reply)
-        markup = self._markup(reply)
-        # In groups, thread the first chunk under the question it answers.
+        # In groups, thread the first part under the question it answers.
         reply_to = None
         if chat.type != ChatType.PRIVATE and update.message:
-            reply_to = ReplyParameters(update.message.message_id, allow_sending_without_reply=True)
-        for index, chunk in enumerate(chunks):
-            last = index == len(chunks) - 1
-            await self.app.bot.send_message(
-                chat.id,
-                chunk,
-                parse_mode=ParseMode.HTML,
-                reply_markup=markup if last else None,
-                reply_parameters=reply_to if index == 0 else None,
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
-            )
+            reply_to = update.message.message_id
+        await self._send(chat.id, _reply_text(reply), self._markup(reply), reply_to)

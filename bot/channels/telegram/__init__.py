@@ -1,0 +1,1 @@
+"""Telegram: the sender (outbound path), the citizens' channel and the review handlers."""

@@ -1,0 +1,401 @@
+"""Telegram side of the review loop: posts in the review groups, reviewers' buttons and answers,
+and the `/reload` command.
+
+- `ReviewPoster` posts each new group of pending questions to every `TROLYSO_REVIEW_CHAT_IDS`
+  chat with the buttons **Trả lời**, **Là câu hỏi có sẵn** and **Bỏ qua** (run by the review
+  worker inside `serve`); it also relays reload errors there.
+- `ReviewHandlers.handlers()` are given to the `TelegramChannel` (by `bot.server`, the one
+  wiring place), which runs them before the citizens' ones:
+  * Trả lời: the bot asks the reviewer to reply; their next message in reply is the answer,
+    delivered to every citizen of the group on their own channel (bot.review.actions);
+  * Là câu hỏi có sẵn: the nearest FAQ entries as buttons; the pick answers the citizens with
+    that entry and adds their wording to it as alternates;
+  * Bỏ qua: the group is closed without an answer;
+  * /reload: rebuild the index now (bot.reload).
+  Only members of a review chat (checked with getChatMember) and `TROLYSO_ADMIN_IDS` may act;
+  everyone else gets a refusal.
+
+Everything is sent through the one `TelegramSender`.
+
+Callback data: `rv:<action>:<group id>[:<candidate number>]`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import html
+import logging
+import time
+from dataclasses import dataclass
+from collections.abc import Callable
+from typing import Any
+
+from telegram import (
+    Bot,
+    ForceReply,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Update,
+)
+from telegram import Message as TgMessage
+from telegram.constants import ChatMemberStatus, ChatType
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
+
+from bot.channels.telegram.sender import TelegramSender, keyboard
+from bot.config import Settings
+from bot.reload import Reloader
+from bot.replies import reviewers as say
+from bot.retrieval import Index
+from bot.review.actions import ActionResult, answer_group, link_group, promote_group
+from bot.review.delivery import Senders
+from bot.review.queue import GroupView, ReviewError, ReviewQueue
+from indexer.faq_edit import FaqEditor
+
+log = logging.getLogger(__name__)
+
+PREFIX = "rv"
+ANSWER, LINK, IGNORE, PICK, CANCEL, PROMOTE = "a", "l", "i", "p", "x", "m"
+MEMBER = {ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.MEMBER}
+AUTH_TTL = 120.0  # seconds a membership check is trusted
+AWAIT_TTL = 3600.0  # seconds the bot waits for a reviewer's answer after "Trả lời"
+VIETNAM = dt.timezone(dt.timedelta(hours=7))
+SHOWN_WORDINGS = 5
+SHOWN_CHARS = 300
+CANCEL_WORDS = {"hủy", "huỷ", "huy", "/huy", "/cancel", "thôi"}
+
+
+
+def _short(text: str, limit: int = SHOWN_CHARS) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _local(value: dt.datetime) -> str:
+    return value.replace(tzinfo=dt.timezone.utc).astimezone(VIETNAM).strftime("%H:%M %d/%m")
+
+
+def post_text(group: GroupView) -> str:
+    """The post of a new group in the review chats (plain text; escape it for HTML)."""
+    lines = [say.POST_TITLE.format(gid=group.id, count=group.count), f"“{_short(group.text)}”"]
+    others = group.wordings(SHOWN_WORDINGS + 1)[1:]
+    if others:
+        lines += ["", say.POST_OTHER, *(f"• {_short(w)}" for w in others)]
+    channels = ", ".join(say.CHANNEL_NAMES.get(c, c) for c in group.channels)
+    lines += ["", say.POST_WHEN.format(channels=channels, first=_local(group.first), last=_local(group.last))]
+    thumbs = sum(1 for i in group.items if i.reason == "thumbs_down")
+    if thumbs:
+        lines.append(say.POST_THUMBS.format(n=thumbs))
+    if group.candidates:
+        lines += ["", say.POST_CANDIDATES]
+        lines += [f"{n}. {_short(c['question'], 150)} ({c['confidence']:.2f})"
+                  for n, c in enumerate(group.candidates[:3], 1)]
+    else:
+        lines += ["", say.POST_NO_CANDIDATES]
+    return "\n".join(lines)
+
+
+def post_markup(gid: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([
+        [InlineKeyboardButton(say.BUTTON_ANSWER, callback_data=f"{PREFIX}:{ANSWER}:{gid}"),
+         InlineKeyboardButton(say.BUTTON_LINK, callback_data=f"{PREFIX}:{LINK}:{gid}")],
+        [InlineKeyboardButton(say.BUTTON_IGNORE, callback_data=f"{PREFIX}:{IGNORE}:{gid}")],
+    ])
+
+
+class Authorizer:
+    """Who may act on review groups: `TROLYSO_ADMIN_IDS`, and members of a review chat."""
+
+    def __init__(self, settings: Settings, ttl: float = AUTH_TTL):
+        self.settings = settings
+        self.ttl = ttl
+        self._cache: dict[int, tuple[bool, float]] = {}
+
+    async def allowed(self, bot: Bot, user_id: int | None) -> bool:
+        if user_id is None:
+            return False
+        if user_id in self.settings.admin_ids:
+            return True
+        cached = self._cache.get(user_id)
+        now = time.monotonic()
+        if cached and now - cached[1] < self.ttl:
+            return cached[0]
+        ok = False
+        for chat_id in self.settings.review_chat_ids:
+            try:
+                member = await bot.get_chat_member(chat_id, user_id)
+            except TelegramError as exc:  # e.g. "user not found": not a member of that chat
+                log.debug("review: membership of %s in %s unknown: %s", user_id, chat_id, exc)
+                continue
+            if member.status in MEMBER or (member.status == ChatMemberStatus.RESTRICTED
+                                           and getattr(member, "is_member", False)):
+                ok = True
+                break
+        self._cache[user_id] = (ok, now)
+        return ok
+
+
+class ReviewPoster:
+    """Posts new review groups and admin notices to the review chats."""
+
+    def __init__(self, settings: Settings, sender: TelegramSender):
+        self.settings = settings
+        self.sender = sender
+
+    async def post(self, group: GroupView) -> bool:
+        """Post to every review chat. False only when a passing failure should be retried."""
+        retry = False
+        for chat_id in self.settings.review_chat_ids:
+            result = await self.sender.send(chat_id, post_text(group), markup=post_markup(group.id),
+                                            markup_on_first=True)
+            if result.outcome == "refused":  # the bot is not in that chat: retrying cannot help
+                log.error("review: cannot post group %s to chat %s: %s", group.id, chat_id, result.problem)
+            elif result.outcome == "retry":
+                log.warning("review: posting group %s to chat %s failed (%s); will retry",
+                            group.id, chat_id, result.problem)
+                retry = True
+        return not retry
+
+    async def notice(self, text: str) -> None:
+        for chat_id in self.settings.review_chat_ids:
+            result = await self.sender.send(chat_id, text)
+            if not result.ok:
+                log.warning("review: cannot send a notice to chat %s: %s", chat_id, result.problem)
+
+
+@dataclass
+class _Awaiting:
+    """A reviewer pressed "Trả lời": their next message in reply is the answer."""
+
+    group_id: int
+    chat_id: int
+    prompt_id: int | None
+    post_id: int | None
+    since: float
+
+
+class ReviewHandlers:
+    """The reviewers' side of the Telegram bot: buttons on review posts, answers, /reload."""
+
+    def __init__(self, settings: Settings, sender: TelegramSender, queue: ReviewQueue, senders: Senders,
+                 editor: FaqEditor, reloader: Reloader, index: Callable[[], Index]):
+        self.settings = settings
+        self.sender = sender
+        self.queue = queue
+        self.senders = senders
+        self.editor = editor
+        self.reloader = reloader
+        self.index = index
+        self.auth = Authorizer(settings)
+        self._awaiting: dict[tuple[int, int], _Awaiting] = {}
+
+    def handlers(self) -> list[BaseHandler[Any, Any, Any]]:
+        """For `TelegramChannel(handlers=...)`: they must run before the citizens' handlers."""
+        return [
+            CallbackQueryHandler(self.on_button, pattern=rf"^{PREFIX}:"),
+            CommandHandler("reload", self.on_reload),
+            MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT & _AwaitingAnswer(self), self.on_answer_text),
+        ]
+
+    def awaiting(self, message: TgMessage) -> _Awaiting | None:
+        user = message.from_user
+        if user is None:
+            return None
+        entry = self._awaiting.get((message.chat.id, user.id))
+        if entry is None:
+            return None
+        if time.monotonic() - entry.since > AWAIT_TTL:
+            self._awaiting.pop((message.chat.id, user.id), None)
+            return None
+        if message.chat.type == ChatType.PRIVATE:
+            return entry
+        replied = message.reply_to_message
+        if replied is not None and (entry.prompt_id is None or replied.message_id in (entry.prompt_id, entry.post_id)):
+            return entry  # prompt_id is None while the prompt is being sent: a quick reply still counts
+        return None
+
+    # -- buttons -----------------------------------------------------------------------------
+    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        user = update.effective_user
+        if not await self.auth.allowed(context.bot, user.id if user else None):
+            log.info("review: refused a review button for user %s", user.id if user else None)
+            await query.answer(say.REFUSED, show_alert=True)
+            return
+        parts = (query.data or "").split(":")
+        if len(parts) < 3 or not parts[2].isdigit():
+            await query.answer(say.EXPIRED)
+            return
+        action, gid = parts[1], int(parts[2])
+        try:
+            if action == ANSWER:
+                await self._ask_answer(query, user, gid, context)
+            elif action == LINK:
+                await self._show_candidates(query, gid, context)
+            elif action == PICK and len(parts) == 4 and parts[3].isdigit():
+                await self._pick(query, gid, int(parts[3]), context)
+            elif action == IGNORE:
+                await asyncio.to_thread(self.queue.ignore, gid)
+                await query.answer()
+                await self.sender.drop_buttons(query.message)
+                await self._reply(query.message, say.IGNORED.format(who=_name(user), gid=gid))
+            elif action == PROMOTE:
+                result = await asyncio.to_thread(promote_group, self.queue, self.editor, gid)
+                await query.answer()
+                await self.sender.drop_buttons(query.message)
+                await self._reply(query.message, say.PROMOTED.format(gid=gid, faq_id=result.faq_id))
+            elif action == CANCEL:
+                await query.answer(say.CANCELLED)
+                await self.sender.drop_buttons(query.message)
+            else:
+                await query.answer(say.EXPIRED)
+        except ReviewError as exc:
+            await self._refuse_action(query, gid, exc)
+
+    async def _refuse_action(self, query: Any, gid: int, exc: ReviewError) -> None:
+        try:
+            group = await asyncio.to_thread(self.queue.group, gid)
+            text = say.ALREADY.format(gid=gid, status=group.status) if group.status != "pending" else str(exc)
+        except ReviewError:
+            text = say.EXPIRED
+        try:
+            await query.answer(_short(text, 190), show_alert=True)
+            shown = len(text) <= 190
+        except BadRequest:  # the button was already answered (e.g. before a long delivery)
+            shown = False
+        if not shown and query.message is not None:
+            await self._reply(query.message, say.FAILED.format(error=exc))
+
+    async def _pending_group(self, query: Any, gid: int) -> GroupView | None:
+        group = await asyncio.to_thread(self.queue.group, gid)
+        if group.status != "pending":
+            await query.answer(say.ALREADY.format(gid=gid, status=group.status), show_alert=True)
+            await self.sender.drop_buttons(query.message)
+            return None
+        return group
+
+    async def _ask_answer(self, query: Any, user: Any, gid: int, context: ContextTypes.DEFAULT_TYPE) -> None:
+        group = await self._pending_group(query, gid)
+        if group is None:
+            return
+        chat_id = query.message.chat.id if query.message else user.id
+        post_id = query.message.message_id if query.message else None
+        who = f'<a href="tg://user?id={user.id}">{html.escape(_name(user), quote=False)}</a>'
+        text = html.escape(say.PROMPT.format(who="\x00", gid=gid, text=_short(group.text), count=group.count),
+                           quote=False).replace("\x00", who)
+        # Wait for the answer before the prompt is out: updates are handled concurrently, and a
+        # reply can arrive before send_message returns.
+        entry = self._awaiting[(chat_id, user.id)] = _Awaiting(gid, chat_id, None, post_id, time.monotonic())
+        sent = await self.sender.send(
+            chat_id, text, escaped=True, reply_to=post_id,
+            markup=ForceReply(selective=True, input_field_placeholder=say.PROMPT_PLACEHOLDER),
+        )
+        entry.prompt_id = int(sent.message_ids[0]) if sent.message_ids else None
+        await query.answer()
+
+    async def _show_candidates(self, query: Any, gid: int, context: ContextTypes.DEFAULT_TYPE) -> None:
+        group = await self._pending_group(query, gid)
+        if group is None:
+            return
+        await query.answer()
+        if not group.candidates:
+            await self._reply(query.message, say.NO_CANDIDATES.format(gid=gid))
+            return
+        rows = [[InlineKeyboardButton(f"{n}. {_short(c['question'], 60)}", callback_data=f"{PREFIX}:{PICK}:{gid}:{n - 1}")]
+                for n, c in enumerate(group.candidates, 1)]
+        rows.append([InlineKeyboardButton(say.BUTTON_CANCEL, callback_data=f"{PREFIX}:{CANCEL}:{gid}")])
+        listed = "\n".join(f"{n}. {c['question']}" for n, c in enumerate(group.candidates, 1))
+        text = say.PICK_TITLE.format(gid=gid, text=_short(group.text)) + "\n" + listed
+        await self._reply(query.message, text, markup=InlineKeyboardMarkup(rows))
+
+    async def _pick(self, query: Any, gid: int, n: int, context: ContextTypes.DEFAULT_TYPE) -> None:
+        group = await asyncio.to_thread(self.queue.group, gid)
+        if not 0 <= n < len(group.candidates):
+            await query.answer(say.EXPIRED)
+            return
+        await query.answer()
+        faq_id = group.candidates[n]["id"]
+        result = await link_group(self.queue, self.senders, self.editor, gid, faq_id, self.index())
+        await self.sender.drop_buttons(query.message)
+        await self._reply(query.message, self._summary(result))
+
+    # -- the reviewer's answer ---------------------------------------------------------------
+    async def on_answer_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        entry = self.awaiting(message)
+        user = update.effective_user
+        if entry is None or user is None:
+            return
+        text = (message.text or "").strip()
+        self._awaiting.pop((message.chat.id, user.id), None)
+        if text.lower() in CANCEL_WORDS:
+            await self._reply(message, say.CANCELLED)
+            return
+        if not await self.auth.allowed(context.bot, user.id):
+            await self._reply(message, say.REFUSED)
+            return
+        try:
+            result = await answer_group(self.queue, self.senders, entry.group_id, text)
+        except ReviewError as exc:
+            await self._reply(message, say.FAILED.format(error=exc))
+            return
+        markup = None
+        if result.group.status in ("answered", "undeliverable"):
+            markup = keyboard([[(say.BUTTON_PROMOTE, f"{PREFIX}:{PROMOTE}:{entry.group_id}")]])
+        await self._reply(message, self._summary(result), markup=markup)
+        if entry.post_id is not None:
+            await self.sender.drop_buttons_of(entry.chat_id, entry.post_id)
+
+    # -- /reload -----------------------------------------------------------------------------
+    async def on_reload(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        user = update.effective_user
+        if not await self.auth.allowed(context.bot, user.id if user else None):
+            await self._reply(message, say.REFUSED)
+            return
+        await self._reply(message, say.RELOADING)
+        result = await self.reloader.reload("/reload", notify=False)
+        await self.sender.send(message.chat.id, result.message())
+
+    # -- helpers -----------------------------------------------------------------------------
+    @staticmethod
+    def _summary(result: ActionResult) -> str:
+        g, r = result.group, result.report
+        lines = [say.LINKED.format(gid=g.id, faq_id=result.faq_id, sent=r.sent) if result.faq_id
+                 else say.ANSWERED.format(gid=g.id, sent=r.sent)]
+        if r.undeliverable:
+            lines.append(say.UNDELIVERABLE.format(n=r.undeliverable))
+        if r.retry:
+            lines.append(say.RETRY.format(n=r.retry))
+        if result.teach_error:
+            lines.append(say.TEACH_FAILED.format(error=result.teach_error))
+        elif result.faq_id:
+            lines.append(say.TAUGHT.format(n=len(result.added), faq_id=result.faq_id) if result.added
+                         else say.NOTHING_TAUGHT.format(faq_id=result.faq_id))
+        return "\n".join(lines)
+
+    async def _reply(self, message: TgMessage | None, text: str, markup: Any = None) -> None:
+        if message is None:
+            return
+        result = await self.sender.send(message.chat.id, text, markup=markup, markup_on_first=True,
+                                        reply_to=message.message_id)
+        if not result.ok:
+            log.warning("review: a reply to a reviewer was not delivered: %s", result.problem)
+
+
+class _AwaitingAnswer(filters.MessageFilter):
+    """Messages that answer a review group (see `ReviewHandlers.awaiting`)."""
+
+    def __init__(self, handlers: ReviewHandlers):
+        super().__init__(name="review_answer")
+        self.handlers = handlers
+
+    def filter(self, message: TgMessage) -> bool:
+        return self.handlers.awaiting(message) is not None
+
+
+def _name(user: Any) -> str:
+    if user is None:
+        return "Thành viên"
+    return user.full_name or (f"@{user.username}" if user.username else str(user.id))

@@ -1,0 +1,11 @@
+"""What the assistant says to admins: the command line and reload notices."""
+
+from __future__ import annotations
+
+# Reloads (review chats, /reload)
+RELOADED = "✅ Đã cập nhật dữ liệu: {faq} câu hỏi, {passages} đoạn tài liệu ({embedded} câu mới được mã hóa)."
+RELOAD_FAILED = (
+    "⚠️ Chưa cập nhật được dữ liệu vì tệp có lỗi. Bot vẫn trả lời bằng dữ liệu cũ.\n"
+    "Xin sửa các lỗi sau (tệp:dòng):"
+)
+MORE_ERRORS = "… và {n} lỗi khác (xem nhật ký của bot)."
