@@ -6,22 +6,22 @@ import argparse
 import os
 
 from bot.cli import common
+from bot.replies import citizens
 
 EXIT_WORDS = {"thoát", "thoat", "exit", "quit"}
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from bot.replies import citizens
     from bot.types import Message, Reply
 
     settings = common.settings()
     assistant = common.assistant(settings, args.index, log_questions=True, rebuild=True)
     print(citizens.GREETING)
-    print("(Gõ câu hỏi rồi nhấn Enter. Gõ \"thoát\" hoặc nhấn Ctrl+D để kết thúc.)")
+    print(citizens.CHAT_HINT)
     last: Reply | None = None
     while True:
         try:
-            line = input("\nBạn: ")
+            line = input("\n" + citizens.CHAT_PROMPT)
         except (EOFError, KeyboardInterrupt):
             print()
             break
@@ -38,8 +38,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
             reply = assistant.handle(message)
         text = common.render_text(reply)
         if reply.kind == "clarify":
-            text += f"\n0. {citizens.CLARIFY_NONE}\n(Trả lời bằng một số.)"
-        print("Trợ lý số: " + text)
+            text += f"\n0. {citizens.CLARIFY_NONE}\n{citizens.CHAT_ANSWER_BY_NUMBER}"
+        print(citizens.CHAT_SPEAKER + text)
         last = reply
     return 0
 

@@ -7,6 +7,7 @@ import argparse
 import sys
 
 from bot.cli import common
+from bot.replies import admins
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -27,8 +28,7 @@ def cmd_start(args: argparse.Namespace) -> int:
     settings = common.settings()
     if settings.telegram_token or settings.zalo_token:
         return cmd_serve(args)
-    print("Không có token kênh nào (TROLYSO_TELEGRAM_TOKEN, TROLYSO_ZALO_TOKEN): mở trò chuyện trên console.",
-          file=sys.stderr)
+    print(admins.NO_CHANNEL_TOKEN_CHAT, file=sys.stderr)
     console: common.Command = args.console
     return console(args)
 

@@ -42,3 +42,9 @@ RATE_LIMITED = "Bạn hỏi nhanh quá, xin chờ một chút rồi hỏi tiếp
 TOPICS = "Bạn muốn hỏi về chủ đề nào?"
 TOPIC_QUESTIONS = "Một số câu hỏi thường gặp về chủ đề này:"
 COMMUNITY_ANSWER = "Trả lời từ tổ công nghệ số cộng đồng cho câu hỏi \"{question}\":\n{answer}"
+
+# Console chat (trolyso chat)
+CHAT_HINT = "(Gõ câu hỏi rồi nhấn Enter. Gõ \"thoát\" hoặc nhấn Ctrl+D để kết thúc.)"
+CHAT_PROMPT = "Bạn: "
+CHAT_SPEAKER = "Trợ lý số: "
+CHAT_ANSWER_BY_NUMBER = "(Trả lời bằng một số.)"
