@@ -19,7 +19,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, select, text
 
-from bot.cli_privacy import parse_age, purge
+from bot.cli.privacy import parse_age, purge
 from bot.models import ProcessedUpdate, QuestionLog, ReviewGroup, ReviewItem, utcnow
 from bot.server import _protect_tokens, build_server
 from bot.storage import Store, normalize_url

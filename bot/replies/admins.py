@@ -9,3 +9,8 @@ RELOAD_FAILED = (
     "Xin sửa các lỗi sau (tệp:dòng):"
 )
 MORE_ERRORS = "… và {n} lỗi khác (xem nhật ký của bot)."
+
+# Command line
+NO_CHANNEL_TOKEN_CHAT = (
+    "Không có token kênh nào (TROLYSO_TELEGRAM_TOKEN, TROLYSO_ZALO_TOKEN): mở trò chuyện trên console."
+)

@@ -55,3 +55,9 @@ ZALO_CLARIFY_FOOTER = "Bạn trả lời bằng số thứ tự (1–{n}), hoặ
 ZALO_FEEDBACK_HINT = "Câu trả lời có đúng ý bạn không? Bạn nhắn “đúng” hoặc “sai” nhé."
 ZALO_OUT_OF_RANGE = "Bạn hãy trả lời bằng một số từ {low} đến {high}, hoặc gõ câu hỏi của mình."
 ZALO_EXPIRED_CHOICE = "Danh sách lựa chọn đã hết hạn. Bạn hãy gõ lại câu hỏi nhé."
+
+# Console chat (trolyso chat)
+CHAT_HINT = "(Gõ câu hỏi rồi nhấn Enter. Gõ \"thoát\" hoặc nhấn Ctrl+D để kết thúc.)"
+CHAT_PROMPT = "Bạn: "
+CHAT_SPEAKER = "Trợ lý số: "
+CHAT_ANSWER_BY_NUMBER = "(Trả lời bằng một số.)"

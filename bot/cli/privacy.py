@@ -16,6 +16,14 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import re
+from typing import TYPE_CHECKING, Any, Protocol, cast
+
+from bot.cli import common
+
+if TYPE_CHECKING:
+    from sqlalchemy import Delete
+    from sqlalchemy.engine import CursorResult, Engine
+    from sqlalchemy.orm import Session
 
 OPEN_STATUSES = ("pending", "open")  # review items/groups still waiting for a person
 UPDATE_KEYS_MAX_AGE = dt.timedelta(days=7)
@@ -37,7 +45,23 @@ def _describe(age: dt.timedelta) -> str:
     return f"{age.total_seconds() / 3600:g} hour(s)"
 
 
-def purge(store, older_than: dt.timedelta, *, dry_run: bool = False, now: dt.datetime | None = None) -> dict[str, int]:
+class Database(Protocol):
+    """What `purge` needs: a `bot.storage.Store`, or `_Database` below."""
+
+    engine: Engine
+
+    def ensure_schema(self) -> None: ...
+
+    def session(self) -> Session: ...
+
+
+def _deleted(s: Session, statement: Delete) -> int:
+    """Rows a DELETE removed (a DML statement's result is a CursorResult; Session types it as Result)."""
+    return cast("CursorResult[Any]", s.execute(statement)).rowcount
+
+
+def purge(store: Database, older_than: dt.timedelta, *, dry_run: bool = False,
+          now: dt.datetime | None = None) -> dict[str, int]:
     """Delete what is older than `older_than` (see the module docstring); return the counts."""
     from sqlalchemy import delete, exists, func, select, text
 
@@ -51,23 +75,17 @@ def purge(store, older_than: dt.timedelta, *, dry_run: bool = False, now: dt.dat
     with store.session() as s:
         tx = s.begin()
         try:
-            counts["review_items"] = s.execute(
-                delete(ReviewItem).where(ReviewItem.status.not_in(OPEN_STATUSES), ReviewItem.created_at < cutoff)
-            ).rowcount
+            counts["review_items"] = _deleted(s, delete(ReviewItem).where(
+                ReviewItem.status.not_in(OPEN_STATUSES), ReviewItem.created_at < cutoff))
             still_referenced = select(ReviewItem.question_id).where(ReviewItem.question_id.is_not(None))
-            counts["questions"] = s.execute(
-                delete(QuestionLog).where(QuestionLog.created_at < cutoff, QuestionLog.id.not_in(still_referenced))
-            ).rowcount
-            counts["review_groups"] = s.execute(
-                delete(ReviewGroup).where(
-                    ReviewGroup.status.not_in(OPEN_STATUSES),
-                    ReviewGroup.updated_at < cutoff,
-                    ~exists().where(ReviewItem.group_id == ReviewGroup.id),
-                )
-            ).rowcount
-            counts["update_keys"] = s.execute(
-                delete(ProcessedUpdate).where(ProcessedUpdate.created_at < keys_cutoff)
-            ).rowcount
+            counts["questions"] = _deleted(s, delete(QuestionLog).where(
+                QuestionLog.created_at < cutoff, QuestionLog.id.not_in(still_referenced)))
+            counts["review_groups"] = _deleted(s, delete(ReviewGroup).where(
+                ReviewGroup.status.not_in(OPEN_STATUSES),
+                ReviewGroup.updated_at < cutoff,
+                ~exists().where(ReviewItem.group_id == ReviewGroup.id),
+            ))
+            counts["update_keys"] = _deleted(s, delete(ProcessedUpdate).where(ProcessedUpdate.created_at < keys_cutoff))
             counts["kept_open_review_items"] = s.scalar(
                 select(func.count()).select_from(ReviewItem).where(ReviewItem.status.in_(OPEN_STATUSES))
             ) or 0
@@ -102,7 +120,7 @@ class _Database:
 
         migrate(self.engine)
 
-    def session(self):  # type: ignore[no-untyped-def]
+    def session(self) -> Session:
         return self._sessions()
 
 
@@ -110,10 +128,9 @@ def cmd_privacy_purge(args: argparse.Namespace) -> int:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
-    from bot.cli import UserError, _settings
     from bot.storage import normalize_url
 
-    settings = _settings()
+    settings = common.settings()
     url = settings.resolved_db_url
     shown = make_url(normalize_url(url)).render_as_string(hide_password=True)
     db = _Database(url)
@@ -121,7 +138,8 @@ def cmd_privacy_purge(args: argparse.Namespace) -> int:
         counts = purge(db, args.older_than, dry_run=args.dry_run)
     except SQLAlchemyError as exc:
         detail = (str(getattr(exc, "orig", None) or "").strip().splitlines() or [""])[0][:200]
-        raise UserError(f"cannot purge the database {shown}: {exc.__class__.__name__}: {detail}".rstrip(": ")) from exc
+        message = f"cannot purge the database {shown}: {exc.__class__.__name__}: {detail}".rstrip(": ")
+        raise common.UserError(message) from exc
     finally:
         db.engine.dispose()
     verb = "would delete" if args.dry_run else "deleted"
@@ -132,7 +150,7 @@ def cmd_privacy_purge(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers) -> None:  # type: ignore[no-untyped-def]
+def register(subparsers: common.Subparsers) -> None:
     """Add `trolyso privacy purge` to the CLI's subcommands."""
     privacy = subparsers.add_parser("privacy", help="personal data: retention").add_subparsers(
         dest="privacy_cmd", required=True)

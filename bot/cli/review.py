@@ -17,31 +17,38 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bot.review import STATUSES, ActionResult, iso
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.cli import common
+from bot.review.actions import ActionResult
+from bot.review.queue import STATUSES, GroupView, ReviewError, ReviewQueue, iso
+
+if TYPE_CHECKING:
+    from bot.retrieval import Index
 
 
-def _queue(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from bot.cli import UserError, _embedder, _settings
-    from bot.review import ReviewQueue
+def _queue(args: argparse.Namespace) -> ReviewQueue:
     from bot.storage import Store
 
-    settings = _settings()
+    settings = common.settings()
     store = Store(settings.resolved_db_url, settings.data_dir / "spool.jsonl")
-    loaded = []
+    loaded: list[Index] = []
 
-    def index():  # type: ignore[no-untyped-def]
+    def index() -> Index:
         if not loaded:
             from bot.assistant import retrieval_params
             from bot.retrieval import Index, IndexError_
 
             index_dir = Path(args.index) if getattr(args, "index", None) else settings.resolved_index_dir
             try:
-                loaded.append(Index.open(index_dir, _embedder(settings), retrieval_params(settings)))
+                loaded.append(Index.open(index_dir, common.embedder(settings), retrieval_params(settings)))
             except IndexError_ as exc:
-                raise UserError(str(exc)) from exc
+                raise common.UserError(str(exc)) from exc
         return loaded[0]
 
     queue = ReviewQueue(store, settings, index)
@@ -50,31 +57,23 @@ def _queue(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return queue
 
 
-def _run(fn):  # type: ignore[no-untyped-def]
-    """Run a command; problems (unknown group, wrong status, invalid FAQ, database down) print one
-    line and exit 1. Handled here, not by re-raising `bot.cli.UserError`: under `python -m bot.cli`
-    the parser's module is `__main__`, whose UserError is another class."""
-    import sys
+def _run(fn: common.Command) -> common.Command:
+    """The command, with the queue's problems (unknown group, wrong status, invalid FAQ, database
+    down) turned into user errors: one line, exit 1."""
 
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from bot.cli import UserError
-    from bot.review import ReviewError
-
+    @functools.wraps(fn)
     def wrapper(args: argparse.Namespace) -> int:
         try:
             return fn(args)
-        except (ReviewError, UserError) as exc:
-            message = str(exc)
+        except ReviewError as exc:
+            raise common.UserError(str(exc)) from exc
         except SQLAlchemyError as exc:
-            message = f"database unavailable ({type(exc).__name__}); check TROLYSO_DB_URL"
-        print(f"trolyso: {message}", file=sys.stderr)
-        return 1
+            raise common.UserError(f"database unavailable ({type(exc).__name__}); check TROLYSO_DB_URL") from exc
 
     return wrapper
 
 
-def _print_group(g, with_items: bool = False) -> None:  # type: ignore[no-untyped-def]
+def _print_group(g: GroupView, with_items: bool = False) -> None:
     print(f"#{g.id} [{g.status}] {g.count} asked: {g.text}")
     print(f"    first {iso(g.first)}, last {iso(g.last)}, channels: {', '.join(g.channels) or '-'}")
     for c in g.candidates[:3]:
@@ -123,14 +122,14 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 @_run
 def cmd_answer(args: argparse.Namespace) -> int:
-    from bot.cli import _settings
-    from bot.review import Deliverer, answer_group
+    from bot.review.actions import answer_group
+    from bot.server import open_senders
 
     queue = _queue(args)
 
     async def run() -> ActionResult:
-        async with Deliverer(_settings()) as deliverer:
-            return await answer_group(queue, deliverer, args.id, args.text)
+        async with open_senders(common.settings()) as senders:
+            return await answer_group(queue, senders, args.id, args.text)
 
     _report(asyncio.run(run()), "answered")
     return 0
@@ -138,15 +137,15 @@ def cmd_answer(args: argparse.Namespace) -> int:
 
 @_run
 def cmd_link(args: argparse.Namespace) -> int:
-    from bot.cli import _settings
-    from bot.review import Deliverer, FaqEditor, link_group
+    from bot.review.actions import faq_editor, link_group
+    from bot.server import open_senders
 
-    settings = _settings()
+    settings = common.settings()
     queue = _queue(args)
 
     async def run() -> ActionResult:
-        async with Deliverer(settings) as deliverer:
-            return await link_group(queue, deliverer, FaqEditor.from_settings(settings), args.id, args.faq_id)
+        async with open_senders(settings) as senders:
+            return await link_group(queue, senders, faq_editor(settings), args.id, args.faq_id)
 
     result = asyncio.run(run())
     _report(result, f"linked to {args.faq_id}")
@@ -169,24 +168,21 @@ def cmd_ignore(args: argparse.Namespace) -> int:
 
 @_run
 def cmd_export(args: argparse.Namespace) -> int:
-    from bot.cli import UserError
-
     queue = _queue(args)
     try:
         n = queue.export_csv(Path(args.csv), None if args.status == "all" else args.status)
     except OSError as exc:
-        raise UserError(f"cannot write {args.csv}: {exc.strerror or exc}") from exc
+        raise common.UserError(f"cannot write {args.csv}: {exc.strerror or exc}") from exc
     print(f"{n} group(s) written to {args.csv}")
     return 0
 
 
 @_run
 def cmd_promote(args: argparse.Namespace) -> int:
-    from bot.cli import _settings
-    from bot.review import FaqEditor, promote_group
+    from bot.review.actions import faq_editor, promote_group
 
-    settings = _settings()
-    result = promote_group(_queue(args), FaqEditor.from_settings(settings), args.id,
+    settings = common.settings()
+    result = promote_group(_queue(args), faq_editor(settings), args.id,
                            faq_id=args.faq_id, category=args.category)
     print(f"group {args.id}: new FAQ entry {result.faq_id} in {settings.faq} "
           f"({len(result.added)} wording(s); backup: {result.backup})")
@@ -200,7 +196,7 @@ def _group_id(value: str) -> int:
         raise argparse.ArgumentTypeError(f"not a group id: {value!r}") from None
 
 
-def register(subparsers) -> None:  # type: ignore[no-untyped-def]
+def register(subparsers: common.Subparsers) -> None:
     """Add `review` and its commands to the `trolyso` parser."""
     review = subparsers.add_parser("review", help="the community review queue (unanswered questions)")
     sub = review.add_subparsers(dest="review_cmd", required=True)
