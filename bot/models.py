@@ -1,4 +1,5 @@
-"""SQLAlchemy 2 models: the question log, review groups/items, processed channel updates."""
+"""SQLAlchemy 2 models: the question log, review groups/items, processed channel updates,
+conversation state."""
 
 from __future__ import annotations
 
@@ -77,3 +78,21 @@ class ProcessedUpdate(Base):
     channel: Mapped[str] = mapped_column(String(32))
     key: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+
+class ConversationState(Base):
+    """One piece of a multi-step exchange (a pending prompt, a hand-off, the greeted flag) for one
+    user of one channel, shared by every replica and kept across restarts until it expires.
+
+    `user_key` is the keyed hash of the user id, never the raw id; `slot` names the piece.
+    """
+
+    __tablename__ = "conversation_state"
+    __table_args__ = (UniqueConstraint("channel", "user_key", "slot", name="uq_conversation_state"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    user_key: Mapped[str] = mapped_column(String(64))
+    slot: Mapped[str] = mapped_column(String(32))
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)

@@ -61,3 +61,22 @@ CHAT_HINT = "(Gõ câu hỏi rồi nhấn Enter. Gõ \"thoát\" hoặc nhấn Ct
 CHAT_PROMPT = "Bạn: "
 CHAT_SPEAKER = "Trợ lý số: "
 CHAT_ANSWER_BY_NUMBER = "(Trả lời bằng một số.)"
+
+# Commands and /help
+# What each command does: the /help text and the Telegram command menu (1-256 characters).
+# Each starts with a verb, so that the /help text can say "gõ ... để <description>".
+COMMAND_START = "Xem lời chào và các chủ đề thường gặp"
+COMMAND_HELP = "Xem hướng dẫn cách hỏi"
+COMMAND_MENU = "Xem danh sách chủ đề và chọn câu hỏi"
+
+HELP_INTRO = "Tôi là Trợ lý số. Bạn có thể:"
+HELP_ASK = (
+    "• Gõ câu hỏi bằng lời của mình, có dấu hay không dấu đều được. "
+    "Ví dụ: \"quên mật khẩu VNeID\"."
+)
+HELP_COMMAND = "• Gõ “{phrase}” (hoặc {slash}) để {description}."
+HELP_COMMAND_NO_SLASH = "• Gõ “{phrase}” để {description}."
+HELP_NUMBERS = "• Trên Zalo, khi tôi gửi danh sách có đánh số, bạn trả lời bằng một số, ví dụ: 1."
+HELP_RATE = (
+    "• Sau mỗi câu trả lời, bạn nhắn “đúng” hoặc “sai” để cho tôi biết câu trả lời có đúng ý không."
+)
