@@ -16,7 +16,7 @@ from bot.replies import citizens as replies
 from bot.models import ReviewItem
 from indexer.text import views
 from bot.outbound import RetryPolicy
-from bot.review.actions import answer_group, link_group, promote_group
+from bot.review.actions import answer_group, faq_editor, link_group, promote_group
 from bot.review.delivery import deliver_group
 from bot.review.queue import ReviewError, ReviewQueue
 from bot.review.worker import ReviewWorker
@@ -389,7 +389,7 @@ async def test_link_teaches_the_wordings_and_promote_adds_an_entry(env, apis):
     queue.assign_pending()
     locked = next(g for g in queue.groups() if g.text == LOCKED_1)
     rice = next(g for g in queue.groups() if g.text == RICE)
-    editor = FaqEditor.from_settings(env.settings)
+    editor = faq_editor(env.settings)
     async with open_senders(channel_settings(env, tg, zalo)) as d:
         linked = await link_group(queue, d, editor, locked.id, "vneid-quen-mat-khau")
         with pytest.raises(ReviewError, match="only an answered group"):

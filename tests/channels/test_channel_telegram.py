@@ -14,7 +14,7 @@ from bot.channels.render import reply_text
 EXPIRED_BUTTON = "Nút này đã hết hạn. Bạn hãy gõ lại câu hỏi nhé."
 from bot.config import Settings
 from bot.server import build_server
-from tests.channels.helpers import as_answer, as_clarify, new_chat_id, serving, telegram_channel
+from tests.channels.helpers import as_answer, as_clarify, fast_policy, new_chat_id, serving, telegram_channel
 from tests.fakes.telegram_api import FakeTelegramAPI
 
 
@@ -297,7 +297,7 @@ async def test_a_failed_send_keeps_the_question_log(telegram_api, spy, faq_quest
     chat = new_chat_id()
     api = telegram_api
     api.fail("sendMessage", 500, {"ok": False, "error_code": 500, "description": "Internal Server Error"}, times=2)
-    async with polling(api, spy, max_retries=1):
+    async with polling(api, spy, policy=fast_policy(max_retries=1)):
         api.push(api.text_update(chat, faq_questions[0].question))
         await api.await_for(lambda calls: len(api.calls_of("sendMessage")) == 2)
         await asyncio.sleep(0.2)

@@ -14,6 +14,7 @@ from bot.replies import citizens as replies
 from bot.channels.zalo import channel as zalo
 from bot.channels.render import reply_text
 from bot.channels.zalo.client import ZaloClient, ZaloError, parse_update
+from bot.channels.zalo.sender import ZaloSender
 from bot.outbound import RetryPolicy
 from bot.config import Settings
 from bot.types import Reply, Suggestion
@@ -123,7 +124,7 @@ async def test_client_gives_up_and_reports_errors():
     assert TOKEN not in str(info.value)
 
 
-async def test_send_message_splits_at_2000_characters():
+async def test_the_sender_splits_at_2000_characters():
     texts = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -132,7 +133,8 @@ async def test_send_message_splits_at_2000_characters():
 
     client, _ = mock_client(handler)
     text = "\n\n".join(f"Đoạn {i}. " + " ".join(["chữ"] * 120) for i in range(9))
-    await client.send_message("c", text)
+    result = await ZaloSender(client).send_text("c", text)
+    assert result.ok and len(result.message_ids) == len(texts)
     assert len(texts) > 2 and all(len(t) <= 2000 for t in texts)
     assert "\n\n".join(texts) == text
 

@@ -315,6 +315,8 @@ class ZaloChannel:
             if self.metrics:
                 self.metrics.error(CHANNEL)
             log.warning("Zalo: a reply was not delivered (%s): %s", result.outcome, result.problem)
+            if result.outcome == "retry" and text != replies.SORRY_ERROR:  # tell the citizen, if Zalo lets us
+                await self.sender.send_text(chat_id, replies.SORRY_ERROR)
 
 
 def render_clarify(reply: Reply) -> str:
