@@ -152,6 +152,10 @@ class Assistant:
             q = self.store.question(log_id)
             self.store.add_review(log_id, self._review(message, "thumbs_down", q.text if q else message.text))
 
+    def user_key(self, channel: str, user_id: str) -> str:
+        """The keyed hash that stands for a citizen in storage (never the raw id)."""
+        return hash_user(self._key or b"trolyso", channel, user_id)
+
     def greeting(self) -> str:
         return replies.GREETING
 

@@ -42,6 +42,7 @@ from bot.reload import Reloader
 from bot.review.actions import faq_editor
 from bot.review.queue import ReviewQueue
 from bot.review.worker import ReviewWorker
+from bot.state import MemoryStateStore, SqlStateStore, StateStore
 from bot.storage import Store
 
 log = logging.getLogger(__name__)
@@ -207,6 +208,8 @@ def build_services(settings: Settings, assistant: Assistant, metrics: Metrics | 
     telegram = senders["telegram"] if isinstance(senders["telegram"], TelegramSender) else None
     zalo = senders["zalo"] if isinstance(senders["zalo"], ZaloSender) else None
     store = assistant.store
+    state: StateStore = (SqlStateStore(store.sessions, ensure_schema=store.ensure_schema) if store is not None
+                         else MemoryStateStore())
 
     poster = ReviewPoster(settings, telegram) if telegram and settings.review_chat_ids else None
     reloader = Reloader(settings, assistant, notify=poster.notice if poster else None)
@@ -239,6 +242,7 @@ def build_services(settings: Settings, assistant: Assistant, metrics: Metrics | 
             secret_token=keys.get("zalo"),
             metrics=metrics,
             rate_limit_per_minute=settings.rate_limit_per_minute,
+            state=state,
         ))
     else:
         log.info("Zalo: TROLYSO_ZALO_TOKEN is not set; the Zalo channel is off")

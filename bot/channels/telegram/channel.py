@@ -38,6 +38,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot import commands
 from bot.channels import common
 from bot.channels.render import numbered, reply_text
 from bot.channels.telegram.sender import CHANNEL, TelegramSender, html_parts
@@ -208,6 +209,7 @@ class TelegramChannel:
             await self.app.updater.start_polling(
                 timeout=self.poll_timeout, allowed_updates=ALLOWED_UPDATES, bootstrap_retries=3
             )
+        await self.sender.set_commands(commands.telegram_menu())  # the menu lists what /help lists
         log.info("Telegram: @%s is running (%s)", self.app.bot.username, self.mode)
 
     async def stop(self) -> None:
@@ -237,7 +239,8 @@ class TelegramChannel:
         app.add_handler(TypeHandler(Update, self._drop_duplicates), group=-1)
         for handler in extra:  # before the citizens' handlers, which would take reviewers' replies
             app.add_handler(handler)
-        app.add_handler(CommandHandler(["start", "help"], self._on_start))
+        app.add_handler(CommandHandler(["start", "menu"], self._on_start))
+        app.add_handler(CommandHandler("help", self._on_help))
         app.add_handler(CallbackQueryHandler(self._on_category, pattern=f"^{CB_CATEGORY}[:#]"))
         app.add_handler(CallbackQueryHandler(self._on_question, pattern=f"^{CB_QUESTION}[:#]"))
         app.add_handler(CallbackQueryHandler(self._on_none, pattern=rf"^{CB_NONE}:\d*$"))
@@ -263,6 +266,9 @@ class TelegramChannel:
         ]
         text = f"{greeting}\n\n{replies.TOPICS}" if keyboard else greeting
         await self._send(update.effective_chat.id, text, InlineKeyboardMarkup(keyboard) if keyboard else None)
+
+    async def _on_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._send(update.effective_chat.id, commands.help_text())
 
     async def _on_category(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -334,6 +340,10 @@ class TelegramChannel:
             return
         if not text:  # only a mention: greet
             await self._on_start(update, context)
+            return
+        command = commands.match(text)  # "trợ giúp", "menu": commands typed as words
+        if command is not None:
+            await (self._on_help if command.name == "help" else self._on_start)(update, context)
             return
         if not self._limit.allow(str(update.effective_user.id if update.effective_user else message.chat_id)):
             await self._send(message.chat_id, replies.RATE_LIMITED)

@@ -1,6 +1,11 @@
 """Zalo channel: the conversation over the Assistant (polling loop or webhook, numbered choices,
 "đúng"/"sai" feedback). The API client is `bot.channels.zalo.client`; everything it sends goes
 through `bot.channels.zalo.sender.ZaloSender`.
+
+What a message means follows the documented precedence (bot.commands): the latest pending prompt
+(a numbered choice, a feedback question), then commands, then small talk and retrieval (the
+Assistant). Pending prompts live in the conversation state store (`bot.state`), so every replica
+sees them and a restart keeps them.
 """
 
 from __future__ import annotations
@@ -8,21 +13,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import time
 import unicodedata
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from bot import commands
 from bot.channels import common
 from bot.channels.render import numbered, reply_text
 from bot.channels.zalo.client import CHANNEL, Incoming, ZaloError, parse_update
 from bot.channels.zalo.sender import ZaloSender
 from bot.replies import citizens as replies
+from bot.state import MemoryStateStore, StateStore
 from bot.types import Message, Reply
 
 if TYPE_CHECKING:
@@ -34,8 +40,8 @@ log = logging.getLogger(__name__)
 
 # -- conversation -------------------------------------------------------------------------------
 
-GREETINGS = {"xin chào", "chào", "chào bạn", "chào bot", "hello", "hi", "alo", "/start", "bắt đầu", "start"}
-MENU_WORDS = {"menu", "chủ đề", "danh mục", "/help", "help", "trợ giúp"}
+GREETINGS = {"xin chào", "chào", "chào bạn", "chào bot", "hello", "hi", "alo"}
+GREETED_TTL = 30 * 24 * 3600.0  # a citizen greeted once is not greeted again for a month
 YES_WORDS = {"đúng", "dung", "đúng rồi", "đúng ạ", "có", "co", "👍"}
 NO_WORDS = {"sai", "sai rồi", "không", "khong", "ko", "không đúng", "chưa đúng", "chưa", "👎"}
 _NUMBER = re.compile(r"^\s*(?:số\s*)?(\d{1,2})\s*[.)]?\s*$", re.IGNORECASE)
@@ -53,10 +59,28 @@ class _Choices:
 
 @dataclass
 class _Chat:
+    """One citizen's pending prompt, loaded from and saved to the state store."""
+
     choices: _Choices | None = None
     feedback_log_id: int | None = None  # the answer that "đúng"/"sai" would rate
     greeted: bool = False
-    seen: float = field(default_factory=time.monotonic)
+
+    def prompt(self) -> dict[str, Any] | None:
+        if self.choices is None and self.feedback_log_id is None:
+            return None
+        choices = None
+        if self.choices is not None:
+            choices = {"kind": self.choices.kind, "options": [list(o) for o in self.choices.options],
+                       "log_id": self.choices.log_id}
+        return {"choices": choices, "feedback": self.feedback_log_id}
+
+    @classmethod
+    def of(cls, prompt: dict[str, Any] | None, greeted: bool) -> _Chat:
+        prompt = prompt or {}
+        raw = prompt.get("choices")
+        choices = (_Choices(raw["kind"], [(str(a), str(b)) for a, b in raw["options"]], raw.get("log_id"))
+                   if isinstance(raw, dict) else None)
+        return cls(choices, prompt.get("feedback"), greeted)
 
 
 def _words(text: str) -> str:
@@ -79,8 +103,8 @@ class ZaloChannel:
         metrics: Metrics | None = None,
         poll_timeout: int = 30,
         rate_limit_per_minute: int = 20,
+        state: StateStore | None = None,
         state_ttl: float = 900.0,
-        clock: Callable[[], float] = time.monotonic,
         concurrency: int = 64,
     ) -> None:
         if webhook_url and not secret_token:
@@ -93,9 +117,8 @@ class ZaloChannel:
         self.secret_token = secret_token
         self.metrics = metrics
         self.poll_timeout = poll_timeout
+        self.state: StateStore = state or MemoryStateStore()
         self.state_ttl = state_ttl
-        self._clock = clock
-        self._chats: dict[str, _Chat] = {}
         self._limit = common.UserRateLimit(rate_limit_per_minute)
         self._locks: dict[str, list] = {}  # chat id -> [lock, users]
         self._tasks: set[asyncio.Task] = set()
@@ -201,24 +224,35 @@ class ZaloChannel:
             if entry[1] == 0:
                 del self._locks[chat_id]
 
-    def _chat(self, chat_id: str) -> _Chat:
-        now = self._clock()
-        if len(self._chats) > 10_000:
-            for key in [k for k, c in self._chats.items() if now - c.seen > self.state_ttl]:
-                del self._chats[key]
-        chat = self._chats.get(chat_id)
-        if chat is None or now - chat.seen > self.state_ttl:
-            greeted = chat.greeted if chat else False
-            chat = self._chats[chat_id] = _Chat(greeted=greeted, seen=now)
-        return chat
+    def _load(self, user_key: str) -> _Chat:
+        prompt = self.state.get(CHANNEL, user_key, "prompt")
+        return _Chat.of(prompt, self.state.get(CHANNEL, user_key, "greeted") is not None)
+
+    def _save(self, user_key: str, chat: _Chat, was: _Chat) -> None:
+        prompt = chat.prompt()
+        if prompt is not None:
+            self.state.put(CHANNEL, user_key, "prompt", prompt, self.state_ttl)
+        elif was.prompt() is not None:
+            self.state.clear(CHANNEL, user_key, "prompt")
+        if chat.greeted and not was.greeted:
+            self.state.put(CHANNEL, user_key, "greeted", {}, GREETED_TTL)
 
     async def _route(self, incoming: Incoming) -> None:
         chat_id = incoming.chat_id
         if not incoming.is_text or not incoming.text.strip():
             await self._send(chat_id, replies.TEXT_ONLY)
             return
-        chat = self._chat(chat_id)
-        chat.seen = self._clock()
+        user_key = self.assistant.user_key(CHANNEL, incoming.user_id)
+        was = await asyncio.to_thread(self._load, user_key)
+        chat = _Chat(was.choices, was.feedback_log_id, was.greeted)
+        try:
+            await self._answer(chat, incoming)
+        finally:
+            await asyncio.to_thread(self._save, user_key, chat, was)
+
+    async def _answer(self, chat: _Chat, incoming: Incoming) -> None:
+        """Decide what the message means (pending prompt, command, question) and answer it."""
+        chat_id = incoming.chat_id
         text = unicodedata.normalize("NFC", incoming.text).strip()
         words = _words(text)
         message = Message(text=text, channel=CHANNEL, user_id=incoming.user_id, chat_id=chat_id)
@@ -232,7 +266,12 @@ class ZaloChannel:
             await asyncio.to_thread(self.assistant.feedback, log_id, helpful, message)
             thanks = replies.FEEDBACK_THANKS if helpful else replies.FEEDBACK_SORRY
             await self._send(chat_id, thanks)
-        elif (words in GREETINGS and not chat.greeted) or words in MENU_WORDS:
+        elif (command := commands.match(text)) is not None:
+            if command.name == "help":
+                await self._send(chat_id, commands.help_text())
+            else:  # start, menu: the greeting with the numbered topics
+                await self._greet(chat, chat_id)
+        elif words in GREETINGS and not chat.greeted:
             await self._greet(chat, chat_id)
         elif number:
             await self._send(chat_id, replies.ZALO_EXPIRED_CHOICE)
