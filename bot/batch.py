@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from bot.chitchat import detect as detect_chitchat
-from indexer.text import views
 from bot.types import Message, Reply
+from indexer.text import views
 
 
 class PrimedEmbedder:
@@ -42,7 +42,7 @@ class PrimedEmbedder:
     def prime(self, texts: Sequence[str], batch_size: int = 32) -> None:
         todo = list(dict.fromkeys(texts))
         if todo:
-            self._primed().update(zip(todo, self.inner.encode_queries(todo, batch_size=batch_size)))
+            self._primed().update(zip(todo, self.inner.encode_queries(todo, batch_size=batch_size), strict=True))
 
     def clear(self) -> None:
         self._primed().clear()

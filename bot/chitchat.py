@@ -16,7 +16,8 @@ _PHRASES: list[tuple[Intent, str]] = [
     ("identity", r"(ban|em|bot) (ten|ten la) gi"),
     ("identity", r"ai (dang )?(tra loi|noi chuyen|chat)"),
     ("identity", r"(ban|em|bot) (lam duoc|giup duoc|biet) (gi|nhung gi)"),
-    ("identity", r"(ban|em|bot) (la )?(nguoi that|robot|may|tri tue nhan tao|ai)( hay (nguoi that|robot|may))?( (a|ha|phai khong|khong|vay))?"),
+    ("identity", r"(ban|em|bot) (la )?(nguoi that|robot|may|tri tue nhan tao|ai)( hay (nguoi that|robot|may))?"
+                 r"( (a|ha|phai khong|khong|vay))?"),
     ("greeting", r"(alo |a lo )?(co )?ai (o )?(do|day) khong"),
     ("goodbye", r"chuc .{0,40}(vui ve|tot lanh|suc khoe|ngu ngon|thanh cong|an lanh|may man)"),
     ("thanks", r"(cam on|cam ta|cam on nhieu|thank you|thanks|thank|tks|thanks you|ok cam on)"),

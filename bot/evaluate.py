@@ -54,11 +54,11 @@ def correct(q: Question, r: Reply) -> bool:
 
 def score(questions: list[Question], replies: list[Reply], latencies_ms: list[float] | None = None) -> dict:
     by_kind: dict[str, list[bool]] = defaultdict(list)
-    ins = [(q, r) for q, r in zip(questions, replies) if q.kind in IN_SCOPE]
-    neg = [(q, r) for q, r in zip(questions, replies) if q.kind in NEGATIVE]
-    kno = [(q, r) for q, r in zip(questions, replies) if q.kind in KNOWLEDGE]
-    chi = [(q, r) for q, r in zip(questions, replies) if q.kind == "chitchat"]
-    for q, r in zip(questions, replies):
+    ins = [(q, r) for q, r in zip(questions, replies, strict=True) if q.kind in IN_SCOPE]
+    neg = [(q, r) for q, r in zip(questions, replies, strict=True) if q.kind in NEGATIVE]
+    kno = [(q, r) for q, r in zip(questions, replies, strict=True) if q.kind in KNOWLEDGE]
+    chi = [(q, r) for q, r in zip(questions, replies, strict=True) if q.kind == "chitchat"]
+    for q, r in zip(questions, replies, strict=True):
         by_kind[q.kind].append(correct(q, r))
 
     def mean(xs: list[bool]) -> float:
@@ -117,7 +117,8 @@ def tune(questions: list[Question], answer_with, idx: list[int]) -> Thresholds:
     return best_t
 
 
-def cross_validate(questions: list[Question], answer_with, repeats: int = 5, seed: int = 0) -> tuple[dict, list[Thresholds]]:
+def cross_validate(questions: list[Question], answer_with, repeats: int = 5,
+                   seed: int = 0) -> tuple[dict, list[Thresholds]]:
     """Stratified 2-fold CV repeated `repeats` times: tune on one half, score the other."""
     rng = random.Random(seed)
     by_kind: dict[str, list[int]] = defaultdict(list)

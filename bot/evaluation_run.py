@@ -13,9 +13,9 @@ from bot.chitchat import detect as detect_chitchat
 from bot.config import Settings
 from bot.decide import decide
 from bot.retrieval import Index, score_features
-from indexer.text import views
 from bot.types import Message, Reply
 from indexer.build import build_index
+from indexer.text import views
 
 
 def prepare(settings: Settings, set_dir: Path, embedder, progress: bool = False) -> Assistant:

@@ -124,7 +124,7 @@ def open_index_or_rebuild(settings: Settings, embedder, index_dir: Path | None =
 
 
 def assistant_with_recovery(settings: Settings, index_dir: Path | None = None, *, log_questions: bool = True,
-                            embedder=None) -> "Assistant":
+                            embedder=None) -> Assistant:
     """`Assistant.from_settings`, rebuilding a missing or damaged index once."""
     from bot.assistant import Assistant
 

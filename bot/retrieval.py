@@ -15,13 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.bm25 import BM25
-from indexer.text import Views, lexical_terms
 from bot.types import Candidate
+from indexer.bm25 import BM25
 from indexer.build import FORMAT, current_build, fuzzy_docs
 from indexer.targets import Target
+from indexer.text import Views, lexical_terms
 from indexer.text_cache import TextCache
-
 
 # Question words and fillers that say nothing about what is asked (folded).
 STOPWORDS = frozenset("""
@@ -137,14 +136,17 @@ class Index:
         self.is_faq = np.array([t.kind == "faq" for t in self.targets], dtype=bool)
         self._fuzzy_choices: list[str] = []
         self._fuzzy_owner: list[int] = []
-        for i, (t, tt) in enumerate(zip(self.targets, texts)):
+        for i, (t, tt) in enumerate(zip(self.targets, texts, strict=True)):
             for s in fuzzy_docs(t, tt):
                 self._fuzzy_choices.append(s)
                 self._fuzzy_owner.append(i)
 
     @classmethod
-    def open(cls, out: Path, embedder, params: RetrievalParams | None = None) -> "Index":
-        build = current_build(out) if (out / "current").exists() else (out if (out / "manifest.json").exists() else None)
+    def open(cls, out: Path, embedder, params: RetrievalParams | None = None) -> Index:
+        if (out / "current").exists():
+            build = current_build(out)
+        else:
+            build = out if (out / "manifest.json").exists() else None
         if build is None:
             raise IndexError_(f"no index at {out}; build one with `trolyso index`")
         return cls(build, embedder, params)
@@ -159,7 +161,7 @@ class Index:
         k = min(self.dense.ntotal, max(k * 6, 64))
         sims, ids = self.dense.search(query_vec.reshape(1, -1).astype(np.float32), k)
         best: dict[int, float] = {}
-        for s, j in zip(sims[0], ids[0]):
+        for s, j in zip(sims[0], ids[0], strict=True):
             if j < 0:
                 continue
             t = int(self.dense_map[j])
@@ -176,7 +178,7 @@ class Index:
         vecs = np.vstack([self.dense.reconstruct(int(r)) for r in rows])
         sims = vecs @ query_vec.astype(np.float32)
         best: dict[int, float] = {}
-        for r, s in zip(rows, sims):
+        for r, s in zip(rows, sims, strict=True):
             t = int(self.dense_map[r])
             best[t] = max(best.get(t, -1.0), float(s))
         return best

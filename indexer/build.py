@@ -17,22 +17,21 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import logging
 import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from indexer.bm25 import BM25, DocCounts
-from indexer.text import fold, views
 from indexer.faq import FaqEntry, paused_gc, require_valid
 from indexer.knowledge import Passage, load_knowledge
 from indexer.targets import Target
+from indexer.text import fold, views
 from indexer.text_cache import TargetText, TextCache
 
 FORMAT = 3
@@ -79,7 +78,7 @@ class EmbeddingCache:
         return key in self.row or key in self.new
 
     @classmethod
-    def load(cls, build: Path | None, fingerprint: str) -> "EmbeddingCache":
+    def load(cls, build: Path | None, fingerprint: str) -> EmbeddingCache:
         import faiss
 
         if build is None:
@@ -175,14 +174,14 @@ def publish(
     text_keys, texts = text_cache.lookup(targets)
     docs: list[tuple[str, str]] = []
     dense_map: list[int] = []
-    for i, (t, tt) in enumerate(zip(targets, texts)):
+    for i, (t, tt) in enumerate(zip(targets, texts, strict=True)):
         for d in dense_docs(t, tt):
             docs.append(d)
             dense_map.append(i)
 
     cache = EmbeddingCache.load(prev, embedder.fingerprint)
     keys = [text_key(p, s) for p, s in docs]
-    missing = sorted({k: (p, s) for k, (p, s) in zip(keys, docs) if k not in cache}.items())
+    missing = sorted({k: (p, s) for k, (p, s) in zip(keys, docs, strict=True) if k not in cache}.items())
     embedded = _embed_missing(missing, cache, embedder, progress)
 
     out.mkdir(parents=True, exist_ok=True)
@@ -206,7 +205,7 @@ def publish(
             "model": embedder.name,
             "fingerprint": embedder.fingerprint,
             "dim": dim,
-            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             **(extra or {}),
             "counts": {"faq": n_faq, "passages": len(targets) - n_faq, "vectors": len(keys)},
             "faiss": "exact" if len(keys) <= exact_max else "hnsw",
@@ -237,7 +236,7 @@ def _embed_missing(missing: list, cache: EmbeddingCache, embedder, progress: boo
         encode = embedder.encode_queries if prompt == "query" else embedder.encode_passages
         for i in range(0, len(todo), batch):
             chunk = todo[i : i + batch]
-            for (k, _), v in zip(chunk, encode([s for _, s in chunk])):
+            for (k, _), v in zip(chunk, encode([s for _, s in chunk]), strict=True):
                 cache.new[k] = np.asarray(v, dtype=np.float32)
             bar.update(len(chunk))
     bar.close()
@@ -256,7 +255,7 @@ def term_counts(prev: Path | None, prev_order: list[str], keys: list[str], texts
         return BM25.from_docs([DocCounts.of(tt.lexical_doc()) for tt in texts])
     rows = {k: i for i, k in enumerate(prev_order)}
     return BM25.from_docs([old.doc(rows[k]) if k in rows else DocCounts.of(tt.lexical_doc())
-                           for k, tt in zip(keys, texts)])
+                           for k, tt in zip(keys, texts, strict=True)])
 
 
 def make_faiss_index(matrix: np.ndarray, dim: int, exact_max: int):

@@ -143,7 +143,8 @@ class Embedder:
         self._passage_prompt = next((p for p in ("passage", "document") if prompts.get(p)), None)
 
     def __repr__(self) -> str:
-        return f"Embedder(name={self.name!r}, backend={self.backend}, dim={self.dim}, fingerprint={self.fingerprint[:12]}…)"
+        return (f"Embedder(name={self.name!r}, backend={self.backend}, dim={self.dim}, "
+                f"fingerprint={self.fingerprint[:12]}…)")
 
     def _encode(self, texts, prompt_name: str | None, batch_size: int, show_progress: bool, threads: int) -> np.ndarray:
         if isinstance(texts, str):

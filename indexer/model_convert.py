@@ -450,7 +450,7 @@ def _build_tokenizer(f: E5File):
         pre_tokenizers.Split(Regex(_char_class(sorted(known), negate=True)), behavior="isolated"),
     ])
 
-    vocab = [(p, float(s)) for p, s in zip(f.pieces, f.scores)]
+    vocab = [(p, float(s)) for p, s in zip(f.pieces, f.scores, strict=True)]
     tok = Tokenizer(models.Unigram(vocab, unk_id=f.unk, byte_fallback=False))
     tok.normalizer = norm
     tok.pre_tokenizer = pre
@@ -728,7 +728,8 @@ def prepare_model(model_dir: Path, force: bool = False, progress: bool = True) -
     try:
         model_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise ModelError(f"cannot create the model folder {model_dir}: {e.strerror or e}. Set TROLYSO_MODEL_DIR to a writable folder") from e
+        raise ModelError(f"cannot create the model folder {model_dir}: {e.strerror or e}. "
+                         "Set TROLYSO_MODEL_DIR to a writable folder") from e
     with _lock(model_dir):
         if not force and _marker_ok(target, src):  # another process finished meanwhile
             say(f"embedding model ready in {target}")
@@ -752,10 +753,12 @@ def prepare_model(model_dir: Path, force: bool = False, progress: bool = True) -
         except ModelError:
             raise
         except OSError as e:
-            raise ModelError(f"cannot write the converted model to {target}: {e.strerror or e}. Free disk space (~250 MB) or set TROLYSO_MODEL_DIR to another folder") from e
+            raise ModelError(f"cannot write the converted model to {target}: {e.strerror or e}. "
+                             "Free disk space (~250 MB) or set TROLYSO_MODEL_DIR to another folder") from e
         except Exception as e:  # noqa: BLE001
             detail = " ".join(str(e).split())[:200] or type(e).__name__
-            raise ModelError(f"converting {src} failed ({type(e).__name__}: {detail}); {FIX_REINSTALL} and retry") from e
+            raise ModelError(
+                f"converting {src} failed ({type(e).__name__}: {detail}); {FIX_REINSTALL} and retry") from e
         size = sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
         say(f"embedding model ready in {target} ({size / 1e6:.0f} MB, {time.perf_counter() - t0:.1f} s)")
         return target

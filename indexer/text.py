@@ -13,6 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 
 from indexer.teencode import TEENCODE
 
@@ -124,7 +125,7 @@ def tokens(text: str) -> list[str]:
 _PASSWORD_CONTEXT = {
     "quên", "quen", "đổi", "doi", "đặt", "dat", "nhập", "nhap", "lấy", "lay", "sai", "lại", "lai",
     "mới", "moi", "tài", "tai", "khoản", "khoan", "tk", "vneid", "zalo", "facebook", "fb",
-    "đăng", "dang", "nhập", "mạnh", "manh", "yếu", "yeu", "otp", "passcode", "lộ", "lo",
+    "đăng", "dang", "mạnh", "manh", "yếu", "yeu", "otp", "passcode", "lộ", "lo",
     "app", "ứng", "ung", "gmail", "email", "wifi", "pass", "khẩu", "khau",
 }
 
@@ -177,7 +178,7 @@ def lexical_terms(folded: str) -> list[str]:
     whole (57-nq/tw, 13/2023/nd-cp) also gives its parts, so "nghi quyet 57" meets "57-NQ/TW"."""
     syl = folded.split()
     parts = [p for tok in syl if not tok.isalnum() for p in _ID_PARTS.findall(tok) if p != tok]
-    return syl + [f"{a}_{b}" for a, b in zip(syl, syl[1:])] + parts
+    return syl + [f"{a}_{b}" for a, b in pairwise(syl)] + parts
 
 
 def has_diacritics(text: str) -> bool:
