@@ -39,8 +39,9 @@ _COMPILED = [
 
 _ANY = "|".join(f"(?:{pat})" for _, pat in _PHRASES)
 _ALL = re.compile(rf"^(?:(?:{_FILLER}|{_ANY})(?: |$))+$")
-_PARTS = [(intent, re.compile(rf"(?:^| )(?:{pat})(?: |$)")) for intent, pat in _PHRASES if intent != "ack"] + [
-    ("ack", re.compile(r".*"))]
+_PARTS: list[tuple[Intent, re.Pattern[str]]] = [
+    (intent, re.compile(rf"(?:^| )(?:{pat})(?: |$)")) for intent, pat in _PHRASES if intent != "ack"
+] + [("ack", re.compile(r".*"))]
 
 
 def detect(folded: str) -> Intent | None:

@@ -9,8 +9,10 @@ import statistics
 import time
 import unicodedata
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from bot.config import Thresholds
 from bot.types import Reply
@@ -18,6 +20,10 @@ from bot.types import Reply
 IN_SCOPE = ("paraphrase", "no_diacritics", "teencode", "verbose")
 KNOWLEDGE = ("knowledge", "knowledge_no_diacritics")
 NEGATIVE = ("out_of_scope", "hard_negative")
+
+# The reply to question i (of the list being scored) under the given thresholds.
+AnswerWith = Callable[[int, Thresholds], Reply]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -105,7 +111,7 @@ def grid() -> list[Thresholds]:
     return out
 
 
-def tune(questions: list[Question], answer_with, idx: list[int]) -> Thresholds:
+def tune(questions: list[Question], answer_with: AnswerWith, idx: list[int]) -> Thresholds:
     best, best_t = -1e9, None
     qs = [questions[i] for i in idx]
     for t in grid():
@@ -117,7 +123,7 @@ def tune(questions: list[Question], answer_with, idx: list[int]) -> Thresholds:
     return best_t
 
 
-def cross_validate(questions: list[Question], answer_with, repeats: int = 5,
+def cross_validate(questions: list[Question], answer_with: AnswerWith, repeats: int = 5,
                    seed: int = 0) -> tuple[dict, list[Thresholds]]:
     """Stratified 2-fold CV repeated `repeats` times: tune on one half, score the other."""
     rng = random.Random(seed)
@@ -151,7 +157,8 @@ def format_table(rows: list[tuple[str, dict]]) -> str:
     return "\n".join(lines)
 
 
-def timed(fn, *args):  # type: ignore[no-untyped-def]
+def timed(fn: Callable[..., T], *args: Any) -> tuple[T, float]:
+    """`fn(*args)` and how long it took, in milliseconds."""
     t0 = time.perf_counter()
     out = fn(*args)
     return out, (time.perf_counter() - t0) * 1000

@@ -12,15 +12,19 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from bot.types import Candidate
 from indexer.bm25 import BM25
 from indexer.build import FORMAT, current_build, fuzzy_docs
-from indexer.targets import Target
+from indexer.targets import Target, TargetKind
 from indexer.text import Views, lexical_terms
 from indexer.text_cache import TextCache
+
+if TYPE_CHECKING:
+    from indexer.embedder import TextEmbedder
 
 # Question words and fillers that say nothing about what is asked (folded).
 STOPWORDS = frozenset("""
@@ -51,7 +55,7 @@ class Features:
     """Raw per-candidate evidence for one question, before any weighting."""
 
     ids: list[int]
-    kinds: list[str]
+    kinds: list[TargetKind]
     target_ids: list[str]
     cos: np.ndarray
     bm25: np.ndarray
@@ -79,13 +83,13 @@ def score_features(f: Features, p: RetrievalParams, k: int = 10) -> list[Candida
     conf = np.where(typo, np.maximum(conf, f.fuzzy), conf)
     rank = np.where(typo, rank.max() + f.fuzzy, rank)  # a near-exact question match ranks first
     order = np.argsort(-rank, kind="stable")[:k]
-    return [Candidate(f.target_ids[j], f.kinds[j], float(min(1.0, conf[j])), float(rank[j]),  # type: ignore[arg-type]
+    return [Candidate(f.target_ids[j], f.kinds[j], float(min(1.0, conf[j])), float(rank[j]),
                       float(f.cos[j]), float(f.bm25[j]), float(f.fuzzy[j]), float(f.coverage[j]))
             for j in order]
 
 
 class Index:
-    def __init__(self, path: Path, embedder, params: RetrievalParams | None = None):
+    def __init__(self, path: Path, embedder: TextEmbedder, params: RetrievalParams | None = None):
         import faiss
 
         # Questions are searched one at a time: a second OpenMP thread does not help, and when the
@@ -104,6 +108,7 @@ class Index:
                               "rebuild it with `trolyso index`") from exc
         if self.manifest.get("format") != FORMAT:
             raise IndexError_(f"index at {path} has an old format; rebuild it with `trolyso index`")
+        # embedder None (tests only, outside the declared type): open a build to inspect it, no model check
         if embedder is not None and (self.manifest.get("model") != embedder.name
                                      or self.manifest.get("fingerprint") != embedder.fingerprint):
             raise IndexError_(
@@ -142,7 +147,7 @@ class Index:
                 self._fuzzy_owner.append(i)
 
     @classmethod
-    def open(cls, out: Path, embedder, params: RetrievalParams | None = None) -> Index:
+    def open(cls, out: Path, embedder: TextEmbedder, params: RetrievalParams | None = None) -> Index:
         if (out / "current").exists():
             build = current_build(out)
         else:
@@ -216,7 +221,8 @@ class Index:
         dense = self.dense_scores(query_vec, p.pool)
         lex = self.lexical_scores(v.folded)
         top_lex = np.argpartition(-lex, min(p.pool, len(lex) - 1))[: p.pool]
-        pool = set(sorted(dense, key=dense.get, reverse=True)[: p.pool]) | {int(i) for i in top_lex if lex[i] > 0}
+        top_dense = sorted(dense, key=dense.__getitem__, reverse=True)[: p.pool]
+        pool = set(top_dense) | {int(i) for i in top_lex if lex[i] > 0}
         fuzzy = self.fuzzy_scores(v.folded)
         pool |= set(fuzzy)
         missing = [t for t in pool if t not in dense]

@@ -24,8 +24,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import NDArray
 
 from indexer.bm25 import BM25, DocCounts
 from indexer.faq import FaqEntry, paused_gc, require_valid
@@ -33,6 +35,11 @@ from indexer.knowledge import Passage, load_knowledge
 from indexer.targets import Target
 from indexer.text import fold, views
 from indexer.text_cache import TargetText, TextCache
+
+if TYPE_CHECKING:
+    import faiss
+
+    from indexer.embedder import TextEmbedder
 
 FORMAT = 3
 KEEP_BUILDS = 2
@@ -94,7 +101,7 @@ class EmbeddingCache:
         except Exception:  # noqa: BLE001 - a damaged cache is only a slower build
             return cls()
 
-    def matrix_for(self, keys: list[str], dim: int) -> np.ndarray:
+    def matrix_for(self, keys: list[str], dim: int) -> NDArray[np.float32]:
         out = np.zeros((len(keys), dim), np.float32)
         rows = np.array([self.row.get(k, -1) for k in keys], dtype=np.int64)
         old = rows >= 0
@@ -130,7 +137,7 @@ def build_index(
     faq_path: Path | None,
     knowledge_dir: Path | None,
     out: Path,
-    embedder,  # indexer.embedder.Embedder
+    embedder: TextEmbedder,
     *,
     exact_max: int = 50_000,
     progress: bool = True,
@@ -156,7 +163,7 @@ def build_index(
 def publish(
     targets: list[Target],
     out: Path,
-    embedder,
+    embedder: TextEmbedder,
     *,
     exact_max: int = 50_000,
     progress: bool = True,
@@ -225,7 +232,8 @@ def publish(
                       time.perf_counter() - started, final)
 
 
-def _embed_missing(missing: list, cache: EmbeddingCache, embedder, progress: bool, batch: int = 64) -> int:
+def _embed_missing(missing: list[tuple[str, tuple[str, str]]], cache: EmbeddingCache, embedder: TextEmbedder,
+                   progress: bool, batch: int = 64) -> int:
     """Embed texts not in the cache, in batches, with one progress bar for the whole build."""
     from tqdm import tqdm
 
@@ -258,15 +266,17 @@ def term_counts(prev: Path | None, prev_order: list[str], keys: list[str], texts
                            for k, tt in zip(keys, texts, strict=True)])
 
 
-def make_faiss_index(matrix: np.ndarray, dim: int, exact_max: int):
+def make_faiss_index(matrix: NDArray[np.float32], dim: int, exact_max: int) -> faiss.Index:
     import faiss
 
+    index: faiss.Index
     if len(matrix) <= exact_max:
         index = faiss.IndexFlatIP(dim)
     else:  # approximate search for large collections (see docs/benchmarks.md)
-        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = 80
-        index.hnsw.efSearch = 128
+        hnsw = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        hnsw.hnsw.efConstruction = 80
+        hnsw.hnsw.efSearch = 128
+        index = hnsw
     if len(matrix):
         index.add(matrix)
     return index

@@ -38,7 +38,7 @@ import struct
 import sys
 import time
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -114,8 +114,8 @@ class E5File:
     pad: int
     unk: int
     norm: dict[int, str]
-    tensors: dict[str, Tensor] = field(default_factory=dict)
-    data: memoryview | None = None
+    tensors: dict[str, Tensor]
+    data: memoryview  # the whole file (tensors hold offsets into it)
 
 
 def parse_e5(buf: bytes | memoryview) -> E5File:
@@ -272,7 +272,7 @@ def _write_safetensors(path: Path, tensors: dict[str, np.ndarray], metadata: dic
         fh.write(struct.pack("<Q", len(hbytes)))
         fh.write(hbytes)
         for a in arrays:
-            fh.write(memoryview(a).cast("B"))
+            fh.write(a.data.cast("B"))  # a.data is memoryview(a), typed so also on Python 3.11
 
 
 # ----------------------------------------------------------------- tokenizer.json
@@ -344,11 +344,11 @@ def _darts_charsmap(mapping: dict[str, str]) -> bytes:
             while len(free) < len(leaves):
                 grow(size * 2)
                 free = np.flatnonzero(~used[cursor:] & ~base_used[cursor:])[: len(leaves)] + cursor
-            pos = np.array([p for p, _ in leaves], dtype=np.int64)
-            offsets = pos ^ free
+            leaf_pos = np.array([p for p, _ in leaves], dtype=np.int64)
+            offsets = leaf_pos ^ free
             if int(offsets.max()) >= 1 << 21:
                 raise RuntimeError("charsmap trie too large")
-            units[pos] |= (offsets.astype(np.uint32) << np.uint32(10)) | np.uint32(1 << 8)
+            units[leaf_pos] |= (offsets.astype(np.uint32) << np.uint32(10)) | np.uint32(1 << 8)
             units[free] = np.array([node[None] for _, node in leaves], dtype=np.uint32) | np.uint32(1 << 31)
             used[free] = True
             base_used[free] = True

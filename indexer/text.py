@@ -57,8 +57,7 @@ def clean(text: str) -> str:
 _TONES = {"\u0300", "\u0301", "\u0309", "\u0303", "\u0323"}  # grave, acute, hook, tilde, dot
 
 
-def _move_tone(match: re.Match[str]) -> str:
-    first, second = match.group(1), match.group(2)
+def _move_tone(first: str, second: str) -> str:
     decomposed = unicodedata.normalize("NFD", second)
     tone = "".join(c for c in decomposed if c in _TONES)
     base = "".join(c for c in decomposed if c not in _TONES)
@@ -73,8 +72,8 @@ _TONE_RE = re.compile(
 def canonical_tones(text: str) -> str:
     def repl(m: re.Match[str]) -> str:
         if m.group(1):
-            return _move_tone(re.match(r"(.)(.)", m.group(1) + m.group(2)))  # type: ignore[arg-type]
-        return _move_tone(re.match(r"(.)(.)", m.group(3) + m.group(4)))  # type: ignore[arg-type]
+            return _move_tone(m.group(1), m.group(2))
+        return _move_tone(m.group(3), m.group(4))
 
     return _TONE_RE.sub(repl, text)
 
