@@ -1,10 +1,10 @@
-# Trợ lý số: `make run` sets everything up and starts the bot; `make test` sets up and tests.
+# Trợ lý số: `make run` sets everything up and starts the bot; `make test` sets up, lints and tests.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup model index run test bench eval clean
+.PHONY: setup model index run lint test bench eval clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,7 +22,12 @@ index: setup
 run: index
 	$(BIN)/trolyso start
 
-test: setup
+# ruff and mypy come from the test extras; their settings are in pyproject.toml
+lint: $(STAMP)
+	$(BIN)/ruff check bot indexer
+	$(BIN)/mypy
+
+test: setup lint
 	$(BIN)/python -m pytest -q
 
 bench: setup

@@ -11,12 +11,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from bot.chitchat import detect as detect_chitchat
-from indexer.text import views
 from bot.types import Message, Reply
+from indexer.text import views
+
+if TYPE_CHECKING:
+    from bot.assistant import Assistant
+    from indexer.embedder import TextEmbedder
 
 
 class PrimedEmbedder:
@@ -26,14 +32,14 @@ class PrimedEmbedder:
     Primed vectors are thread-local, so concurrent callers never see each other's batches.
     """
 
-    def __init__(self, embedder) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, embedder: TextEmbedder) -> None:
         self.inner = embedder
         self._local = threading.local()
 
-    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+    def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    def _primed(self) -> dict[str, np.ndarray]:
+    def _primed(self) -> dict[str, NDArray[np.float32]]:
         primed = getattr(self._local, "primed", None)
         if primed is None:
             primed = self._local.primed = {}
@@ -42,20 +48,20 @@ class PrimedEmbedder:
     def prime(self, texts: Sequence[str], batch_size: int = 32) -> None:
         todo = list(dict.fromkeys(texts))
         if todo:
-            self._primed().update(zip(todo, self.inner.encode_queries(todo, batch_size=batch_size)))
+            self._primed().update(zip(todo, self.inner.encode_queries(todo, batch_size=batch_size), strict=True))
 
     def clear(self) -> None:
         self._primed().clear()
 
-    def encode_queries(self, texts, batch_size: int = 32) -> np.ndarray:  # type: ignore[no-untyped-def]
-        texts = [texts] if isinstance(texts, str) else list(texts)
+    def encode_queries(self, texts: str | Sequence[str], batch_size: int = 32) -> NDArray[np.float32]:
+        batch = [texts] if isinstance(texts, str) else list(texts)
         primed = self._primed()
-        if texts and all(t in primed for t in texts):
-            return np.vstack([primed[t] for t in texts]).astype(np.float32, copy=False)
-        return self.inner.encode_queries(texts, batch_size=batch_size)
+        if batch and all(t in primed for t in batch):
+            return np.vstack([primed[t] for t in batch]).astype(np.float32, copy=False)
+        return self.inner.encode_queries(batch, batch_size=batch_size)
 
 
-def primed_embedder(assistant) -> PrimedEmbedder:  # type: ignore[no-untyped-def]
+def primed_embedder(assistant: Assistant) -> PrimedEmbedder:
     """The assistant's index embedder, wrapped once (the wrapper stays in place afterwards)."""
     index = assistant.index
     if not isinstance(index.embedder, PrimedEmbedder):
@@ -63,7 +69,7 @@ def primed_embedder(assistant) -> PrimedEmbedder:  # type: ignore[no-untyped-def
     return index.embedder
 
 
-def handle_many(assistant, messages: Sequence[Message], batch_size: int = 32) -> list[Reply]:  # type: ignore[no-untyped-def]
+def handle_many(assistant: Assistant, messages: Sequence[Message], batch_size: int = 32) -> list[Reply]:
     """`assistant.handle` for every message, with the query embeddings computed in batches."""
     emb = primed_embedder(assistant)
     replies: list[Reply] = []

@@ -16,7 +16,8 @@ _PHRASES: list[tuple[Intent, str]] = [
     ("identity", r"(ban|em|bot) (ten|ten la) gi"),
     ("identity", r"ai (dang )?(tra loi|noi chuyen|chat)"),
     ("identity", r"(ban|em|bot) (lam duoc|giup duoc|biet) (gi|nhung gi)"),
-    ("identity", r"(ban|em|bot) (la )?(nguoi that|robot|may|tri tue nhan tao|ai)( hay (nguoi that|robot|may))?( (a|ha|phai khong|khong|vay))?"),
+    ("identity", r"(ban|em|bot) (la )?(nguoi that|robot|may|tri tue nhan tao|ai)( hay (nguoi that|robot|may))?"
+                 r"( (a|ha|phai khong|khong|vay))?"),
     ("greeting", r"(alo |a lo )?(co )?ai (o )?(do|day) khong"),
     ("goodbye", r"chuc .{0,40}(vui ve|tot lanh|suc khoe|ngu ngon|thanh cong|an lanh|may man)"),
     ("thanks", r"(cam on|cam ta|cam on nhieu|thank you|thanks|thank|tks|thanks you|ok cam on)"),
@@ -38,8 +39,9 @@ _COMPILED = [
 
 _ANY = "|".join(f"(?:{pat})" for _, pat in _PHRASES)
 _ALL = re.compile(rf"^(?:(?:{_FILLER}|{_ANY})(?: |$))+$")
-_PARTS = [(intent, re.compile(rf"(?:^| )(?:{pat})(?: |$)")) for intent, pat in _PHRASES if intent != "ack"] + [
-    ("ack", re.compile(r".*"))]
+_PARTS: list[tuple[Intent, re.Pattern[str]]] = [
+    (intent, re.compile(rf"(?:^| )(?:{pat})(?: |$)")) for intent, pat in _PHRASES if intent != "ack"
+] + [("ack", re.compile(r".*"))]
 
 
 def detect(folded: str) -> Intent | None:

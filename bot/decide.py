@@ -29,10 +29,10 @@ def decide(candidates: list[Candidate], t: Thresholds, max_suggestions: int = 3)
     faqs = [c for c in candidates if c.kind == "faq"]
     if best.kind == "faq" and best.confidence >= t.answer:
         runner = next((c for c in faqs[1:]), None)
-        close = runner is not None and runner.confidence >= t.clarify and (
+        too_close = runner is not None and runner.confidence >= t.clarify and (
             (t.margin and best.confidence - runner.confidence < t.margin)
             or (t.rank_gap and best.rank_score - runner.rank_score < t.rank_gap))
-        if not close:
+        if not too_close:
             return Decided("faq", best)
     if best.kind == "knowledge" and best.confidence >= t.knowledge:
         return Decided("knowledge", best)

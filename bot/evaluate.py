@@ -9,8 +9,10 @@ import statistics
 import time
 import unicodedata
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from bot.config import Thresholds
 from bot.types import Reply
@@ -18,6 +20,10 @@ from bot.types import Reply
 IN_SCOPE = ("paraphrase", "no_diacritics", "teencode", "verbose")
 KNOWLEDGE = ("knowledge", "knowledge_no_diacritics")
 NEGATIVE = ("out_of_scope", "hard_negative")
+
+# The reply to question i (of the list being scored) under the given thresholds.
+AnswerWith = Callable[[int, Thresholds], Reply]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -54,11 +60,11 @@ def correct(q: Question, r: Reply) -> bool:
 
 def score(questions: list[Question], replies: list[Reply], latencies_ms: list[float] | None = None) -> dict:
     by_kind: dict[str, list[bool]] = defaultdict(list)
-    ins = [(q, r) for q, r in zip(questions, replies) if q.kind in IN_SCOPE]
-    neg = [(q, r) for q, r in zip(questions, replies) if q.kind in NEGATIVE]
-    kno = [(q, r) for q, r in zip(questions, replies) if q.kind in KNOWLEDGE]
-    chi = [(q, r) for q, r in zip(questions, replies) if q.kind == "chitchat"]
-    for q, r in zip(questions, replies):
+    ins = [(q, r) for q, r in zip(questions, replies, strict=True) if q.kind in IN_SCOPE]
+    neg = [(q, r) for q, r in zip(questions, replies, strict=True) if q.kind in NEGATIVE]
+    kno = [(q, r) for q, r in zip(questions, replies, strict=True) if q.kind in KNOWLEDGE]
+    chi = [(q, r) for q, r in zip(questions, replies, strict=True) if q.kind == "chitchat"]
+    for q, r in zip(questions, replies, strict=True):
         by_kind[q.kind].append(correct(q, r))
 
     def mean(xs: list[bool]) -> float:
@@ -105,7 +111,7 @@ def grid() -> list[Thresholds]:
     return out
 
 
-def tune(questions: list[Question], answer_with, idx: list[int]) -> Thresholds:
+def tune(questions: list[Question], answer_with: AnswerWith, idx: list[int]) -> Thresholds:
     best, best_t = -1e9, None
     qs = [questions[i] for i in idx]
     for t in grid():
@@ -117,7 +123,8 @@ def tune(questions: list[Question], answer_with, idx: list[int]) -> Thresholds:
     return best_t
 
 
-def cross_validate(questions: list[Question], answer_with, repeats: int = 5, seed: int = 0) -> tuple[dict, list[Thresholds]]:
+def cross_validate(questions: list[Question], answer_with: AnswerWith, repeats: int = 5,
+                   seed: int = 0) -> tuple[dict, list[Thresholds]]:
     """Stratified 2-fold CV repeated `repeats` times: tune on one half, score the other."""
     rng = random.Random(seed)
     by_kind: dict[str, list[int]] = defaultdict(list)
@@ -150,7 +157,8 @@ def format_table(rows: list[tuple[str, dict]]) -> str:
     return "\n".join(lines)
 
 
-def timed(fn, *args):  # type: ignore[no-untyped-def]
+def timed(fn: Callable[..., T], *args: Any) -> tuple[T, float]:
+    """`fn(*args)` and how long it took, in milliseconds."""
     t0 = time.perf_counter()
     out = fn(*args)
     return out, (time.perf_counter() - t0) * 1000

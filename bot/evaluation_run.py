@@ -6,19 +6,29 @@ import hashlib
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from bot import evaluate as ev
 from bot.assistant import Assistant, retrieval_params
 from bot.chitchat import detect as detect_chitchat
-from bot.config import Settings
+from bot.config import Settings, Thresholds
 from bot.decide import decide
-from bot.retrieval import Index, score_features
-from indexer.text import views
-from bot.types import Message, Reply
+from bot.retrieval import Features, Index, RetrievalParams, score_features
+from bot.types import Candidate, Message, Reply
 from indexer.build import build_index
+from indexer.text import views
+
+if TYPE_CHECKING:
+    from indexer.embedder import TextEmbedder
 
 
-def prepare(settings: Settings, set_dir: Path, embedder, progress: bool = False) -> Assistant:
+class Replayer(Protocol):
+    """The reply to question i under `thresholds` (and scoring params `p`, default the index's)."""
+
+    def __call__(self, i: int, thresholds: Thresholds, p: RetrievalParams | None = None) -> Reply: ...
+
+
+def prepare(settings: Settings, set_dir: Path, embedder: TextEmbedder, progress: bool = False) -> Assistant:
     """A fresh index of the set (embeddings cached between runs), and an assistant that logs nothing."""
     key = hashlib.sha1(str(set_dir.resolve()).encode()).hexdigest()[:12]
     out = settings.data_dir / "eval" / f"{set_dir.resolve().name}-{key}"
@@ -29,7 +39,7 @@ def prepare(settings: Settings, set_dir: Path, embedder, progress: bool = False)
     return Assistant(settings, index, store=None)
 
 
-def run_eval(settings: Settings, set_dir: Path, embedder, as_json: bool = False, cv: int = 0) -> int:
+def run_eval(settings: Settings, set_dir: Path, embedder: TextEmbedder, as_json: bool = False, cv: int = 0) -> int:
     assistant = prepare(settings, set_dir, embedder, progress=not as_json)
     questions = ev.load_questions(set_dir / "questions.jsonl")
     replies, latencies = [], []
@@ -61,29 +71,30 @@ def run_eval(settings: Settings, set_dir: Path, embedder, as_json: bool = False,
     return 0
 
 
-def threshold_replayer(assistant: Assistant, questions: list[ev.Question], params=None):  # type: ignore[no-untyped-def]
+def threshold_replayer(assistant: Assistant, questions: list[ev.Question],
+                       params: RetrievalParams | None = None) -> Replayer:
     """Retrieval once per question; replies for any thresholds (and scoring params) are then cheap."""
     index = assistant.index
     params = params or index.params
     fixed: dict[int, Reply] = {}
-    feats: dict[int, object] = {}
+    feats: dict[int, Features] = {}
     for i, q in enumerate(questions):
         v = views(q.text)
         if not v.has_content or detect_chitchat(v.folded):
             fixed[i] = assistant.handle(Message(q.text))
         else:
             feats[i] = index.features(v)
-    cache: dict[int, list] = {}
+    cache: dict[int, list[Candidate]] = {}
 
-    def answer_with(i: int, thresholds, p=None) -> Reply:  # type: ignore[no-untyped-def]
+    def answer_with(i: int, thresholds: Thresholds, p: RetrievalParams | None = None) -> Reply:
         if i in fixed:
             return fixed[i]
         if p is None:
             if i not in cache:
-                cache[i] = score_features(feats[i], params)  # type: ignore[arg-type]
+                cache[i] = score_features(feats[i], params)
             cands = cache[i]
         else:
-            cands = score_features(feats[i], p)  # type: ignore[arg-type]
+            cands = score_features(feats[i], p)
         return assistant._reply(questions[i].text, decide(cands, thresholds), index)
 
     return answer_with

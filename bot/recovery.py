@@ -24,6 +24,7 @@ from bot.retrieval import Index, IndexError_, RetrievalParams
 
 if TYPE_CHECKING:
     from bot.assistant import Assistant
+    from indexer.embedder import TextEmbedder
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +36,8 @@ class RebuildFailed(IndexError_):
 def _sources(settings: Settings, out: Path) -> tuple[Path | None, Path | None]:
     """The FAQ file and knowledge folder to rebuild from: the configured ones, else those the
     damaged build's manifest recorded (when it is still readable)."""
-    faq: Path | None = settings.faq
-    knowledge: Path | None = settings.knowledge_dir
+    faq = settings.faq
+    knowledge = settings.knowledge_dir
     if faq.exists() or knowledge.is_dir():
         return faq, knowledge
     try:
@@ -50,17 +51,18 @@ def _sources(settings: Settings, out: Path) -> tuple[Path | None, Path | None]:
     return faq, knowledge
 
 
-def _one_line(text: str, limit: int = 300) -> str:
-    text = " ".join(str(text).split())
+def _one_line(what: object, limit: int = 300) -> str:
+    """`what` (a message or an exception) on one line of at most `limit` characters."""
+    text = " ".join(str(what).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def rebuild_index(settings: Settings, embedder, out: Path, reason: Exception | None = None) -> Path:
+def rebuild_index(settings: Settings, embedder: TextEmbedder, out: Path, reason: Exception | None = None) -> Path:
     """Rebuild the index at `out` from the configured sources; return the new build's folder.
 
     Raises RebuildFailed (one line) when there is nothing to build from or the build fails.
     """
-    from indexer.build import build_index
+    from indexer.build import BuildStats, build_index
     from indexer.faq import FaqError
 
     faq, knowledge = _sources(settings, out)
@@ -73,7 +75,7 @@ def rebuild_index(settings: Settings, embedder, out: Path, reason: Exception | N
     log.warning("%s; rebuilding it from %s and %s", why, faq if has_faq else "(no FAQ)",
                 knowledge if has_kb else "(no knowledge folder)")
 
-    def build():  # type: ignore[no-untyped-def]
+    def build() -> BuildStats:
         return build_index(faq if has_faq else None, knowledge if has_kb else None, out, embedder,
                            exact_max=settings.faiss_exact_max, progress=False, log=log.info)
 
@@ -106,7 +108,7 @@ def _drop_current(out: Path) -> None:
         os.unlink(link)
 
 
-def open_index_or_rebuild(settings: Settings, embedder, index_dir: Path | None = None,
+def open_index_or_rebuild(settings: Settings, embedder: TextEmbedder, index_dir: Path | None = None,
                           params: RetrievalParams | None = None) -> Index:
     """Open the index; on IndexError_ log one clear line, rebuild it, and open the new build."""
     from bot.assistant import retrieval_params
@@ -124,7 +126,7 @@ def open_index_or_rebuild(settings: Settings, embedder, index_dir: Path | None =
 
 
 def assistant_with_recovery(settings: Settings, index_dir: Path | None = None, *, log_questions: bool = True,
-                            embedder=None) -> "Assistant":
+                            embedder: TextEmbedder | None = None) -> Assistant:
     """`Assistant.from_settings`, rebuilding a missing or damaged index once."""
     from bot.assistant import Assistant
 

@@ -12,16 +12,19 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from indexer.bm25 import BM25
-from indexer.text import Views, lexical_terms
 from bot.types import Candidate
+from indexer.bm25 import BM25
 from indexer.build import FORMAT, current_build, fuzzy_docs
-from indexer.targets import Target
+from indexer.targets import Target, TargetKind
+from indexer.text import Views, lexical_terms
 from indexer.text_cache import TextCache
 
+if TYPE_CHECKING:
+    from indexer.embedder import TextEmbedder
 
 # Question words and fillers that say nothing about what is asked (folded).
 STOPWORDS = frozenset("""
@@ -52,7 +55,7 @@ class Features:
     """Raw per-candidate evidence for one question, before any weighting."""
 
     ids: list[int]
-    kinds: list[str]
+    kinds: list[TargetKind]
     target_ids: list[str]
     cos: np.ndarray
     bm25: np.ndarray
@@ -80,13 +83,13 @@ def score_features(f: Features, p: RetrievalParams, k: int = 10) -> list[Candida
     conf = np.where(typo, np.maximum(conf, f.fuzzy), conf)
     rank = np.where(typo, rank.max() + f.fuzzy, rank)  # a near-exact question match ranks first
     order = np.argsort(-rank, kind="stable")[:k]
-    return [Candidate(f.target_ids[j], f.kinds[j], float(min(1.0, conf[j])), float(rank[j]),  # type: ignore[arg-type]
+    return [Candidate(f.target_ids[j], f.kinds[j], float(min(1.0, conf[j])), float(rank[j]),
                       float(f.cos[j]), float(f.bm25[j]), float(f.fuzzy[j]), float(f.coverage[j]))
             for j in order]
 
 
 class Index:
-    def __init__(self, path: Path, embedder, params: RetrievalParams | None = None):
+    def __init__(self, path: Path, embedder: TextEmbedder, params: RetrievalParams | None = None):
         import faiss
 
         # Questions are searched one at a time: a second OpenMP thread does not help, and when the
@@ -105,6 +108,7 @@ class Index:
                               "rebuild it with `trolyso index`") from exc
         if self.manifest.get("format") != FORMAT:
             raise IndexError_(f"index at {path} has an old format; rebuild it with `trolyso index`")
+        # embedder None (tests only, outside the declared type): open a build to inspect it, no model check
         if embedder is not None and (self.manifest.get("model") != embedder.name
                                      or self.manifest.get("fingerprint") != embedder.fingerprint):
             raise IndexError_(
@@ -137,14 +141,17 @@ class Index:
         self.is_faq = np.array([t.kind == "faq" for t in self.targets], dtype=bool)
         self._fuzzy_choices: list[str] = []
         self._fuzzy_owner: list[int] = []
-        for i, (t, tt) in enumerate(zip(self.targets, texts)):
+        for i, (t, tt) in enumerate(zip(self.targets, texts, strict=True)):
             for s in fuzzy_docs(t, tt):
                 self._fuzzy_choices.append(s)
                 self._fuzzy_owner.append(i)
 
     @classmethod
-    def open(cls, out: Path, embedder, params: RetrievalParams | None = None) -> "Index":
-        build = current_build(out) if (out / "current").exists() else (out if (out / "manifest.json").exists() else None)
+    def open(cls, out: Path, embedder: TextEmbedder, params: RetrievalParams | None = None) -> Index:
+        if (out / "current").exists():
+            build = current_build(out)
+        else:
+            build = out if (out / "manifest.json").exists() else None
         if build is None:
             raise IndexError_(f"no index at {out}; build one with `trolyso index`")
         return cls(build, embedder, params)
@@ -159,7 +166,7 @@ class Index:
         k = min(self.dense.ntotal, max(k * 6, 64))
         sims, ids = self.dense.search(query_vec.reshape(1, -1).astype(np.float32), k)
         best: dict[int, float] = {}
-        for s, j in zip(sims[0], ids[0]):
+        for s, j in zip(sims[0], ids[0], strict=True):
             if j < 0:
                 continue
             t = int(self.dense_map[j])
@@ -176,7 +183,7 @@ class Index:
         vecs = np.vstack([self.dense.reconstruct(int(r)) for r in rows])
         sims = vecs @ query_vec.astype(np.float32)
         best: dict[int, float] = {}
-        for r, s in zip(rows, sims):
+        for r, s in zip(rows, sims, strict=True):
             t = int(self.dense_map[r])
             best[t] = max(best.get(t, -1.0), float(s))
         return best
@@ -214,7 +221,8 @@ class Index:
         dense = self.dense_scores(query_vec, p.pool)
         lex = self.lexical_scores(v.folded)
         top_lex = np.argpartition(-lex, min(p.pool, len(lex) - 1))[: p.pool]
-        pool = set(sorted(dense, key=dense.get, reverse=True)[: p.pool]) | {int(i) for i in top_lex if lex[i] > 0}
+        top_dense = sorted(dense, key=dense.__getitem__, reverse=True)[: p.pool]
+        pool = set(top_dense) | {int(i) for i in top_lex if lex[i] > 0}
         fuzzy = self.fuzzy_scores(v.folded)
         pool |= set(fuzzy)
         missing = [t for t in pool if t not in dense]

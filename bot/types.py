@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from indexer.targets import TargetKind
+
 Kind = Literal["faq", "knowledge", "clarify", "chitchat", "unanswered"]
 KINDS: tuple[Kind, ...] = ("faq", "knowledge", "clarify", "chitchat", "unanswered")
 
@@ -30,7 +32,7 @@ class Candidate:
     """One retrieval candidate (an FAQ entry or a knowledge passage) with its scores."""
 
     target: str  # faq id, or "kb:<chunk id>"
-    kind: Literal["faq", "knowledge"]
+    kind: TargetKind
     confidence: float  # absolute confidence in [0, 1], used for the decision
     rank_score: float  # per-query fused score, used for ranking
     cosine: float = 0.0

@@ -38,7 +38,7 @@ class DocCounts:
     counts: np.ndarray  # int32
 
     @classmethod
-    def of(cls, terms: list[str]) -> "DocCounts":
+    def of(cls, terms: list[str]) -> DocCounts:
         ids, counts = np.unique(term_ids(terms), return_counts=True)
         return cls(ids, counts.astype(np.int32))
 
@@ -52,7 +52,7 @@ class BM25:
         self.n_docs = len(indptr) - 1
 
     @cached_property
-    def _weights(self) -> tuple[np.ndarray, "csc_matrix"]:
+    def _weights(self) -> tuple[np.ndarray, csc_matrix]:
         from scipy.sparse import csc_matrix
 
         doc = np.repeat(np.arange(self.n_docs), np.diff(self.indptr))
@@ -66,14 +66,14 @@ class BM25:
         return vocab, csc_matrix((weights, (doc, col)), shape=(self.n_docs, len(vocab)))
 
     @classmethod
-    def from_docs(cls, docs: list[DocCounts]) -> "BM25":
+    def from_docs(cls, docs: list[DocCounts]) -> BM25:
         sizes = np.array([len(d.terms) for d in docs], dtype=np.int64)
         indptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         terms = np.concatenate([d.terms for d in docs]) if docs else np.zeros(0, np.uint64)
         counts = np.concatenate([d.counts for d in docs]) if docs else np.zeros(0, np.int32)
         return cls(indptr, terms.astype(np.uint64), counts.astype(np.int32))
 
-    def ready(self) -> "BM25":
+    def ready(self) -> BM25:
         """Compute the weights now (rather than on the first question)."""
         self._weights  # noqa: B018
         return self
@@ -87,7 +87,7 @@ class BM25:
             np.savez(fh, indptr=self.indptr, terms=self.terms, counts=self.counts)
 
     @classmethod
-    def load(cls, path: Path) -> "BM25":
+    def load(cls, path: Path) -> BM25:
         with np.load(path, allow_pickle=False) as data:
             return cls(data["indptr"], data["terms"], data["counts"])
 

@@ -17,23 +17,29 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import logging
 import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import NDArray
 
 from indexer.bm25 import BM25, DocCounts
-from indexer.text import fold, views
 from indexer.faq import FaqEntry, paused_gc, require_valid
 from indexer.knowledge import Passage, load_knowledge
 from indexer.targets import Target
+from indexer.text import fold, views
 from indexer.text_cache import TargetText, TextCache
+
+if TYPE_CHECKING:
+    import faiss
+
+    from indexer.embedder import TextEmbedder
 
 FORMAT = 3
 KEEP_BUILDS = 2
@@ -79,7 +85,7 @@ class EmbeddingCache:
         return key in self.row or key in self.new
 
     @classmethod
-    def load(cls, build: Path | None, fingerprint: str) -> "EmbeddingCache":
+    def load(cls, build: Path | None, fingerprint: str) -> EmbeddingCache:
         import faiss
 
         if build is None:
@@ -95,7 +101,7 @@ class EmbeddingCache:
         except Exception:  # noqa: BLE001 - a damaged cache is only a slower build
             return cls()
 
-    def matrix_for(self, keys: list[str], dim: int) -> np.ndarray:
+    def matrix_for(self, keys: list[str], dim: int) -> NDArray[np.float32]:
         out = np.zeros((len(keys), dim), np.float32)
         rows = np.array([self.row.get(k, -1) for k in keys], dtype=np.int64)
         old = rows >= 0
@@ -131,7 +137,7 @@ def build_index(
     faq_path: Path | None,
     knowledge_dir: Path | None,
     out: Path,
-    embedder,  # indexer.embedder.Embedder
+    embedder: TextEmbedder,
     *,
     exact_max: int = 50_000,
     progress: bool = True,
@@ -157,7 +163,7 @@ def build_index(
 def publish(
     targets: list[Target],
     out: Path,
-    embedder,
+    embedder: TextEmbedder,
     *,
     exact_max: int = 50_000,
     progress: bool = True,
@@ -175,14 +181,14 @@ def publish(
     text_keys, texts = text_cache.lookup(targets)
     docs: list[tuple[str, str]] = []
     dense_map: list[int] = []
-    for i, (t, tt) in enumerate(zip(targets, texts)):
+    for i, (t, tt) in enumerate(zip(targets, texts, strict=True)):
         for d in dense_docs(t, tt):
             docs.append(d)
             dense_map.append(i)
 
     cache = EmbeddingCache.load(prev, embedder.fingerprint)
     keys = [text_key(p, s) for p, s in docs]
-    missing = sorted({k: (p, s) for k, (p, s) in zip(keys, docs) if k not in cache}.items())
+    missing = sorted({k: (p, s) for k, (p, s) in zip(keys, docs, strict=True) if k not in cache}.items())
     embedded = _embed_missing(missing, cache, embedder, progress)
 
     out.mkdir(parents=True, exist_ok=True)
@@ -206,7 +212,7 @@ def publish(
             "model": embedder.name,
             "fingerprint": embedder.fingerprint,
             "dim": dim,
-            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             **(extra or {}),
             "counts": {"faq": n_faq, "passages": len(targets) - n_faq, "vectors": len(keys)},
             "faiss": "exact" if len(keys) <= exact_max else "hnsw",
@@ -226,7 +232,8 @@ def publish(
                       time.perf_counter() - started, final)
 
 
-def _embed_missing(missing: list, cache: EmbeddingCache, embedder, progress: bool, batch: int = 64) -> int:
+def _embed_missing(missing: list[tuple[str, tuple[str, str]]], cache: EmbeddingCache, embedder: TextEmbedder,
+                   progress: bool, batch: int = 64) -> int:
     """Embed texts not in the cache, in batches, with one progress bar for the whole build."""
     from tqdm import tqdm
 
@@ -237,7 +244,7 @@ def _embed_missing(missing: list, cache: EmbeddingCache, embedder, progress: boo
         encode = embedder.encode_queries if prompt == "query" else embedder.encode_passages
         for i in range(0, len(todo), batch):
             chunk = todo[i : i + batch]
-            for (k, _), v in zip(chunk, encode([s for _, s in chunk])):
+            for (k, _), v in zip(chunk, encode([s for _, s in chunk]), strict=True):
                 cache.new[k] = np.asarray(v, dtype=np.float32)
             bar.update(len(chunk))
     bar.close()
@@ -256,18 +263,20 @@ def term_counts(prev: Path | None, prev_order: list[str], keys: list[str], texts
         return BM25.from_docs([DocCounts.of(tt.lexical_doc()) for tt in texts])
     rows = {k: i for i, k in enumerate(prev_order)}
     return BM25.from_docs([old.doc(rows[k]) if k in rows else DocCounts.of(tt.lexical_doc())
-                           for k, tt in zip(keys, texts)])
+                           for k, tt in zip(keys, texts, strict=True)])
 
 
-def make_faiss_index(matrix: np.ndarray, dim: int, exact_max: int):
+def make_faiss_index(matrix: NDArray[np.float32], dim: int, exact_max: int) -> faiss.Index:
     import faiss
 
+    index: faiss.Index
     if len(matrix) <= exact_max:
         index = faiss.IndexFlatIP(dim)
     else:  # approximate search for large collections (see docs/benchmarks.md)
-        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = 80
-        index.hnsw.efSearch = 128
+        hnsw = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        hnsw.hnsw.efConstruction = 80
+        hnsw.hnsw.efSearch = 128
+        index = hnsw
     if len(matrix):
         index.add(matrix)
     return index

@@ -31,7 +31,7 @@ def near_duplicates(faq: FaqFile, embedder: Embedder, threshold: float) -> list[
     sims[owner[:, None] == owner[None, :]] = -1.0
     issues: list[Issue] = []
     seen: set[tuple[int, int]] = set()
-    for a, b in zip(*np.nonzero(np.triu(sims, 1) >= threshold)):
+    for a, b in zip(*np.nonzero(np.triu(sims, 1) >= threshold), strict=True):
         ea, eb = faq.entries[owner[a]], faq.entries[owner[b]]
         pair = (min(owner[a], owner[b]), max(owner[a], owner[b]))
         if pair in seen or DISTINCT_TAG in ea.tags or DISTINCT_TAG in eb.tags:

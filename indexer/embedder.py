@@ -15,12 +15,21 @@ import hashlib
 import json
 import os
 import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+from numpy.typing import NDArray
 
 from indexer.model_convert import BUILTIN_MODEL_NAME, ModelError, prepare_model
 from indexer.model_files import FIX_HINT, folder_fingerprint, quiet_transformers
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+# Embeddings: float32 rows of unit norm, one per text.
+Vectors = NDArray[np.float32]
 
 # Threads (torch; the ONNX backend always runs one session with one thread, see
 # indexer/onnx_model.py, unless TROLYSO_TORCH_THREADS is set). Two threads
@@ -73,7 +82,7 @@ def _query_threads(n_texts: int) -> int:
 
 
 @contextlib.contextmanager
-def _num_threads(n: int):
+def _num_threads(n: int) -> Iterator[None]:
     """Run a block with `n` torch threads (serialised: the setting is process-wide)."""
     import torch
 
@@ -88,7 +97,7 @@ def _num_threads(n: int):
                 torch.set_num_threads(old)
 
 
-def _memory_fingerprint(model) -> str:
+def _memory_fingerprint(model: SentenceTransformer) -> str:
     """Fallback for hub models whose files are not in a folder we know: hash what was loaded."""
     h = hashlib.sha256()
     tok = getattr(model, "tokenizer", None)
@@ -109,17 +118,59 @@ def _memory_fingerprint(model) -> str:
 # ---------------------------------------------------------------------- embedder
 
 
+class Encoder(Protocol):
+    """An embedding backend: `indexer.onnx_model.OnnxEncoder` or `SentenceTransformerEncoder`."""
+
+    dim: int
+    prompts: dict[str, str]  # prompt name -> prefix ("query" -> "query: ")
+
+    def encode(self, texts: list[str], prompt_name: str | None, batch_size: int, show_progress: bool,
+               threads: int) -> Vectors:
+        """Unit-norm float32 embeddings, one row per text."""
+        ...
+
+
+class EmbeddingSettings(Protocol):
+    """What `embedder_for` reads from its settings (`bot.config.Settings` has them)."""
+
+    @property
+    def embedding_model(self) -> str: ...
+    @property
+    def model_dir(self) -> Path: ...
+    @property
+    def embedding_backend(self) -> str: ...
+
+
+class TextEmbedder(Protocol):
+    """What the index build and retrieval use: an `Embedder`, or a wrapper of one
+    (`bot.batch.PrimedEmbedder`)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def fingerprint(self) -> str: ...
+    @property
+    def dim(self) -> int: ...
+
+    def encode_queries(self, texts: list[str], batch_size: int = 32) -> Vectors: ...
+
+    def encode_passages(self, texts: list[str], batch_size: int = 32, show_progress: bool = False) -> Vectors: ...
+
+
 class SentenceTransformerEncoder:
     """The torch backend: a SentenceTransformer on CPU."""
 
-    def __init__(self, model) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, model: SentenceTransformer) -> None:
         self.model = model
         get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-        self.dim = int(get_dim())
+        dim = get_dim()
+        if dim is None:  # reported by load_embedder as "cannot load embedding model ..."
+            raise ValueError("the model reports no fixed embedding dimension")
+        self.dim = int(dim)
         self.prompts: dict[str, str] = dict(getattr(model, "prompts", None) or {})
 
     def encode(self, texts: list[str], prompt_name: str | None, batch_size: int, show_progress: bool,
-               threads: int) -> np.ndarray:
+               threads: int) -> Vectors:
         import torch
 
         with _num_threads(threads), torch.inference_mode():
@@ -132,7 +183,7 @@ class Embedder:
     """An embedding model with query/passage helpers returning float32 unit vectors. `encoder` is
     an `indexer.onnx_model.OnnxEncoder` (default) or a `SentenceTransformerEncoder` (torch)."""
 
-    def __init__(self, encoder, name: str, fingerprint: str, backend: str = "torch") -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, encoder: Encoder, name: str, fingerprint: str, backend: str = "torch") -> None:
         self.encoder = encoder
         self.name = name
         self.fingerprint = fingerprint
@@ -143,24 +194,23 @@ class Embedder:
         self._passage_prompt = next((p for p in ("passage", "document") if prompts.get(p)), None)
 
     def __repr__(self) -> str:
-        return f"Embedder(name={self.name!r}, backend={self.backend}, dim={self.dim}, fingerprint={self.fingerprint[:12]}…)"
+        return (f"Embedder(name={self.name!r}, backend={self.backend}, dim={self.dim}, "
+                f"fingerprint={self.fingerprint[:12]}…)")
 
-    def _encode(self, texts, prompt_name: str | None, batch_size: int, show_progress: bool, threads: int) -> np.ndarray:
-        if isinstance(texts, str):
-            texts = [texts]
-        texts = list(texts)
-        if not texts:
+    def _encode(self, texts: str | Sequence[str], prompt_name: str | None, batch_size: int, show_progress: bool,
+                threads: int) -> Vectors:
+        batch = [texts] if isinstance(texts, str) else list(texts)
+        if not batch:
             return np.zeros((0, self.dim), dtype=np.float32)
-        emb = self.encoder.encode(texts, prompt_name, batch_size, show_progress, threads)
-        emb = np.asarray(emb, dtype=np.float32).reshape(len(texts), -1)
-        return np.ascontiguousarray(emb)
+        emb = self.encoder.encode(batch, prompt_name, batch_size, show_progress, threads)
+        return np.ascontiguousarray(np.asarray(emb, dtype=np.float32).reshape(len(batch), -1))
 
-    def encode_queries(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+    def encode_queries(self, texts: list[str], batch_size: int = 32) -> Vectors:
         """Embed questions ("query: " prompt when the model has one): float32 [n, dim], unit norm."""
         threads = _query_threads(1 if isinstance(texts, str) else len(texts))
         return self._encode(texts, self._query_prompt, batch_size, False, threads)
 
-    def encode_passages(self, texts: list[str], batch_size: int = 32, show_progress: bool = False) -> np.ndarray:
+    def encode_passages(self, texts: list[str], batch_size: int = 32, show_progress: bool = False) -> Vectors:
         """Embed indexed texts ("passage: " prompt when the model has one): float32 [n, dim], unit norm."""
         return self._encode(texts, self._passage_prompt, batch_size, show_progress, _batch_threads())
 
@@ -208,12 +258,12 @@ def load_embedder(name: str, model_dir: Path, backend: str = "onnx") -> Embedder
         raise ModelError(f"cannot load embedding model '{name}': {_one_line(e)}. {FIX_HINT}") from e
 
 
-def embedder_for(settings) -> Embedder:  # type: ignore[no-untyped-def]
+def embedder_for(settings: EmbeddingSettings) -> Embedder:
     """The embedder that `settings` configure (model, model folder, backend)."""
     return load_embedder(settings.embedding_model, settings.model_dir, settings.embedding_backend)
 
 
-def _load_st(name_or_path: str, local_files_only: bool = False):
+def _load_st(name_or_path: str, local_files_only: bool = False) -> SentenceTransformer:
     import torch
     from sentence_transformers import SentenceTransformer
 
@@ -224,4 +274,5 @@ def _load_st(name_or_path: str, local_files_only: bool = False):
     return model
 
 
-__all__ = ["BUILTIN_MODEL_NAME", "Embedder", "ModelError", "embedder_for", "folder_fingerprint", "load_embedder"]
+__all__ = ["BUILTIN_MODEL_NAME", "Embedder", "EmbeddingSettings", "Encoder", "ModelError", "TextEmbedder",
+           "embedder_for", "folder_fingerprint", "load_embedder"]

@@ -6,10 +6,11 @@ import datetime as dt
 import gc
 import re
 import unicodedata
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Protocol
 
 import yaml
 
@@ -130,6 +131,12 @@ def _folded(question: str) -> str:
     return views(question).folded
 
 
+class _Report(Protocol):
+    """Records one issue of the file being loaded (`err` in `_load_faq`)."""
+
+    def __call__(self, line: int, msg: str, level: str = "error") -> None: ...
+
+
 def _load_faq(path: Path, folded: Callable[[str], str]) -> FaqFile:
     result = FaqFile(path=path)
     p = str(path)
@@ -179,7 +186,7 @@ def _load_faq(path: Path, folded: Callable[[str], str]) -> FaqFile:
     return result
 
 
-def _entry(node: yaml.Node, err) -> FaqEntry | None:  # type: ignore[no-untyped-def]
+def _entry(node: yaml.Node, err: _Report) -> FaqEntry | None:
     line = node.start_mark.line + 1
     if not isinstance(node, yaml.MappingNode):
         err(line, "an FAQ entry must be a mapping with id, question and answer")
@@ -256,7 +263,7 @@ def _entry(node: yaml.Node, err) -> FaqEntry | None:  # type: ignore[no-untyped-
     )
 
 
-def _check_duplicates(result: FaqFile, err, folded: Callable[[str], str]) -> None:  # type: ignore[no-untyped-def]
+def _check_duplicates(result: FaqFile, err: _Report, folded: Callable[[str], str]) -> None:
     seen_ids: dict[str, int] = {}
     seen_text: dict[str, tuple[str, int]] = {}
     for e in result.entries:

@@ -31,7 +31,8 @@ def _split_long(text: str) -> list[str]:
     if len(text.split()) <= MAX_WORDS:
         return [text]
     sentences = re.split(r"(?<=[.!?;])\s+", text)
-    parts, cur = [], []
+    parts: list[str] = []
+    cur: list[str] = []
     for s in sentences:
         if cur and len(" ".join(cur + [s]).split()) > MAX_WORDS:
             parts.append(" ".join(cur))

@@ -38,7 +38,7 @@ import struct
 import sys
 import time
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -114,8 +114,8 @@ class E5File:
     pad: int
     unk: int
     norm: dict[int, str]
-    tensors: dict[str, Tensor] = field(default_factory=dict)
-    data: memoryview | None = None
+    tensors: dict[str, Tensor]
+    data: memoryview  # the whole file (tensors hold offsets into it)
 
 
 def parse_e5(buf: bytes | memoryview) -> E5File:
@@ -272,7 +272,7 @@ def _write_safetensors(path: Path, tensors: dict[str, np.ndarray], metadata: dic
         fh.write(struct.pack("<Q", len(hbytes)))
         fh.write(hbytes)
         for a in arrays:
-            fh.write(memoryview(a).cast("B"))
+            fh.write(a.data.cast("B"))  # a.data is memoryview(a), typed so also on Python 3.11
 
 
 # ----------------------------------------------------------------- tokenizer.json
@@ -344,11 +344,11 @@ def _darts_charsmap(mapping: dict[str, str]) -> bytes:
             while len(free) < len(leaves):
                 grow(size * 2)
                 free = np.flatnonzero(~used[cursor:] & ~base_used[cursor:])[: len(leaves)] + cursor
-            pos = np.array([p for p, _ in leaves], dtype=np.int64)
-            offsets = pos ^ free
+            leaf_pos = np.array([p for p, _ in leaves], dtype=np.int64)
+            offsets = leaf_pos ^ free
             if int(offsets.max()) >= 1 << 21:
                 raise RuntimeError("charsmap trie too large")
-            units[pos] |= (offsets.astype(np.uint32) << np.uint32(10)) | np.uint32(1 << 8)
+            units[leaf_pos] |= (offsets.astype(np.uint32) << np.uint32(10)) | np.uint32(1 << 8)
             units[free] = np.array([node[None] for _, node in leaves], dtype=np.uint32) | np.uint32(1 << 31)
             used[free] = True
             base_used[free] = True
@@ -450,7 +450,7 @@ def _build_tokenizer(f: E5File):
         pre_tokenizers.Split(Regex(_char_class(sorted(known), negate=True)), behavior="isolated"),
     ])
 
-    vocab = [(p, float(s)) for p, s in zip(f.pieces, f.scores)]
+    vocab = [(p, float(s)) for p, s in zip(f.pieces, f.scores, strict=True)]
     tok = Tokenizer(models.Unigram(vocab, unk_id=f.unk, byte_fallback=False))
     tok.normalizer = norm
     tok.pre_tokenizer = pre
@@ -728,7 +728,8 @@ def prepare_model(model_dir: Path, force: bool = False, progress: bool = True) -
     try:
         model_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise ModelError(f"cannot create the model folder {model_dir}: {e.strerror or e}. Set TROLYSO_MODEL_DIR to a writable folder") from e
+        raise ModelError(f"cannot create the model folder {model_dir}: {e.strerror or e}. "
+                         "Set TROLYSO_MODEL_DIR to a writable folder") from e
     with _lock(model_dir):
         if not force and _marker_ok(target, src):  # another process finished meanwhile
             say(f"embedding model ready in {target}")
@@ -752,10 +753,12 @@ def prepare_model(model_dir: Path, force: bool = False, progress: bool = True) -
         except ModelError:
             raise
         except OSError as e:
-            raise ModelError(f"cannot write the converted model to {target}: {e.strerror or e}. Free disk space (~250 MB) or set TROLYSO_MODEL_DIR to another folder") from e
+            raise ModelError(f"cannot write the converted model to {target}: {e.strerror or e}. "
+                             "Free disk space (~250 MB) or set TROLYSO_MODEL_DIR to another folder") from e
         except Exception as e:  # noqa: BLE001
             detail = " ".join(str(e).split())[:200] or type(e).__name__
-            raise ModelError(f"converting {src} failed ({type(e).__name__}: {detail}); {FIX_REINSTALL} and retry") from e
+            raise ModelError(
+                f"converting {src} failed ({type(e).__name__}: {detail}); {FIX_REINSTALL} and retry") from e
         size = sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
         say(f"embedding model ready in {target} ({size / 1e6:.0f} MB, {time.perf_counter() - t0:.1f} s)")
         return target

@@ -62,7 +62,7 @@ def folder_fingerprint(folder: Path) -> str:
     except (OSError, ValueError, KeyError, AttributeError):
         pass
     h = hashlib.sha256()
-    for p, (rel, size, _) in zip(files, key):
+    for p, (rel, size, _) in zip(files, key, strict=True):
         h.update(f"{rel}\0{size}\0".encode())
         with open(p, "rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 22), b""):
@@ -70,7 +70,8 @@ def folder_fingerprint(folder: Path) -> str:
     digest = h.hexdigest()
     try:  # best effort: the folder may be read-only (e.g. a shared hub cache)
         tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"version": FINGERPRINT_VERSION, "files": key, "sha256": digest}) + "\n", encoding="utf-8")
+        record = {"version": FINGERPRINT_VERSION, "files": key, "sha256": digest}
+        tmp.write_text(json.dumps(record) + "\n", encoding="utf-8")
         os.replace(tmp, cache)
     except OSError:
         pass

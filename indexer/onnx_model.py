@@ -25,11 +25,16 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import NDArray
 
 from indexer.model_convert import MAX_SEQ_LENGTH, ModelError, sha256_file, swap_into_place
 from indexer.model_files import folder_fingerprint, quiet_transformers
+
+if TYPE_CHECKING:
+    import onnxruntime as ort
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +128,7 @@ def _export(folder: Path, out: Path) -> None:
             super().__init__()
             self.base = base
 
-        def forward(self, input_ids, attention_mask):  # type: ignore[no-untyped-def]
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
             return self.base(input_ids=input_ids, attention_mask=attention_mask,
                              token_type_ids=torch.zeros_like(input_ids)).last_hidden_state
 
@@ -177,7 +182,7 @@ class OnnxEncoder:
         self.dim = int(pooling["word_embedding_dimension"])
         self._session = self._load(threads)  # now: a damaged file fails here, not on the first question
 
-    def _load(self, threads: int):  # type: ignore[no-untyped-def]
+    def _load(self, threads: int) -> ort.InferenceSession:
         """One session, one thread by default: one text at a time gains nothing from a second
         thread (10.4 vs 10.5 ms per question, measured), and a second session would hold
         another ~115 MB."""
@@ -194,7 +199,7 @@ class OnnxEncoder:
                              f"({' '.join(str(e).split())[:200]}); {FIX}") from e
 
     def encode(self, texts: list[str], prompt_name: str | None, batch_size: int, show_progress: bool,
-               threads: int) -> np.ndarray:
+               threads: int) -> NDArray[np.float32]:
         """One text per run: the activations are quantised per run (dynamic int8), so a text
         embedded inside a batch would depend on its neighbours; alone, it is the same vector
         whether it is a question now or an FAQ wording at index time. `batch_size` and `threads`

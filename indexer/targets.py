@@ -7,6 +7,9 @@ serving index (`bot.retrieval`) all speak of it, and none of them should import 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
+
+TargetKind = Literal["faq", "knowledge"]
 
 
 @dataclass(frozen=True)
@@ -14,7 +17,7 @@ class Target:
     """Something the assistant can answer with."""
 
     id: str  # FAQ id, or "kb:<passage id>"
-    kind: str  # "faq" | "knowledge"
+    kind: TargetKind
     question: str  # FAQ question, or the passage heading
     answer: str  # FAQ answer, or the passage text
     source: str | None

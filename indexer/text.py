@@ -13,6 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 
 from indexer.teencode import TEENCODE
 
@@ -56,8 +57,7 @@ def clean(text: str) -> str:
 _TONES = {"\u0300", "\u0301", "\u0309", "\u0303", "\u0323"}  # grave, acute, hook, tilde, dot
 
 
-def _move_tone(match: re.Match[str]) -> str:
-    first, second = match.group(1), match.group(2)
+def _move_tone(first: str, second: str) -> str:
     decomposed = unicodedata.normalize("NFD", second)
     tone = "".join(c for c in decomposed if c in _TONES)
     base = "".join(c for c in decomposed if c not in _TONES)
@@ -72,8 +72,8 @@ _TONE_RE = re.compile(
 def canonical_tones(text: str) -> str:
     def repl(m: re.Match[str]) -> str:
         if m.group(1):
-            return _move_tone(re.match(r"(.)(.)", m.group(1) + m.group(2)))  # type: ignore[arg-type]
-        return _move_tone(re.match(r"(.)(.)", m.group(3) + m.group(4)))  # type: ignore[arg-type]
+            return _move_tone(m.group(1), m.group(2))
+        return _move_tone(m.group(3), m.group(4))
 
     return _TONE_RE.sub(repl, text)
 
@@ -124,7 +124,7 @@ def tokens(text: str) -> list[str]:
 _PASSWORD_CONTEXT = {
     "quên", "quen", "đổi", "doi", "đặt", "dat", "nhập", "nhap", "lấy", "lay", "sai", "lại", "lai",
     "mới", "moi", "tài", "tai", "khoản", "khoan", "tk", "vneid", "zalo", "facebook", "fb",
-    "đăng", "dang", "nhập", "mạnh", "manh", "yếu", "yeu", "otp", "passcode", "lộ", "lo",
+    "đăng", "dang", "mạnh", "manh", "yếu", "yeu", "otp", "passcode", "lộ", "lo",
     "app", "ứng", "ung", "gmail", "email", "wifi", "pass", "khẩu", "khau",
 }
 
@@ -177,7 +177,7 @@ def lexical_terms(folded: str) -> list[str]:
     whole (57-nq/tw, 13/2023/nd-cp) also gives its parts, so "nghi quyet 57" meets "57-NQ/TW"."""
     syl = folded.split()
     parts = [p for tok in syl if not tok.isalnum() for p in _ID_PARTS.findall(tok) if p != tok]
-    return syl + [f"{a}_{b}" for a, b in zip(syl, syl[1:])] + parts
+    return syl + [f"{a}_{b}" for a, b in pairwise(syl)] + parts
 
 
 def has_diacritics(text: str) -> bool:

@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
 import indexer.bm25
 import indexer.teencode
 import indexer.text
@@ -69,10 +70,10 @@ class TextCache:
     def __init__(self, texts: dict[str, TargetText] | None = None):
         self.texts = texts or {}
         self.order = list(self.texts)  # the build's targets, in order
-        self._wording = {r: w for tt in self.texts.values() for r, w in zip(tt.raw, tt.wordings)}
+        self._wording = {r: w for tt in self.texts.values() for r, w in zip(tt.raw, tt.wordings, strict=True)}
 
     @classmethod
-    def load(cls, build: Path | None) -> "TextCache":
+    def load(cls, build: Path | None) -> TextCache:
         try:
             data = json.loads((build / cls.FILE).read_text(encoding="utf-8")) if build else None
         except (OSError, ValueError):
@@ -103,7 +104,7 @@ class TextCache:
         """Keys and derived text of the targets; only targets not in the cache are derived."""
         keys = [target_key(t) for t in targets]
         texts = []
-        for key, t in zip(keys, targets):
+        for key, t in zip(keys, targets, strict=True):
             tt = self.texts.get(key)
             if tt is None:
                 tt = self.texts[key] = self.derive(t)
@@ -112,7 +113,7 @@ class TextCache:
 
     @classmethod
     def save(cls, build: Path, keys: list[str], texts: list[TargetText]) -> None:
-        rows = [[k, tt.raw, tt.wordings, tt.answer] for k, tt in zip(keys, texts)]
+        rows = [[k, tt.raw, tt.wordings, tt.answer] for k, tt in zip(keys, texts, strict=True)]
         (build / cls.FILE).write_text(json.dumps({"code": code_version(), "targets": rows}, ensure_ascii=False),
                                        encoding="utf-8")
 
