@@ -11,17 +11,20 @@ import unicodedata
 from dataclasses import replace
 from pathlib import Path
 
-from bot.replies import citizens as replies
+import numpy as np
+from numpy.typing import NDArray
+
 from bot.chitchat import detect as detect_chitchat
 from bot.config import Settings
 from bot.decide import Decided, decide
 from bot.models import utcnow
 from bot.privacy import hash_user, load_secret_key, redact
+from bot.replies import citizens as replies
 from bot.retrieval import Index, RetrievalParams
 from bot.storage import Store
-from indexer.text import MAX_QUESTION_CHARS, views
 from bot.types import Candidate, Message, Reply, Suggestion
 from indexer.faq import CATEGORIES
+from indexer.text import MAX_QUESTION_CHARS, views
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +54,7 @@ class Assistant:
     # --- construction ------------------------------------------------------------------------
     @classmethod
     def from_settings(cls, settings: Settings, index_dir: Path | None = None, log_questions: bool = True,
-                      embedder=None) -> "Assistant":
+                      embedder=None) -> Assistant:
         from indexer.embedder import embedder_for
 
         embedder = embedder or embedder_for(settings)
@@ -69,7 +72,9 @@ class Assistant:
             self._index = index
 
     # --- the pipeline ------------------------------------------------------------------------
-    def handle(self, message: Message) -> Reply:
+    def handle(self, message: Message, query_vec: NDArray[np.float32] | None = None) -> Reply:
+        """Answer one message. `query_vec`: the question's embedding when the caller computed it
+        already (batched answering, `bot.batch`); otherwise the index embeds the question."""
         raw = (message.text or "")[: 4 * MAX_QUESTION_CHARS]  # bounded work and cache keys
         question = unicodedata.normalize("NFC", raw)[:MAX_QUESTION_CHARS]
         v = views(raw)
@@ -79,7 +84,7 @@ class Assistant:
         if intent:
             return Reply(question, "chitchat", _CHITCHAT[intent])
         index = self._index
-        candidates = index.search(v)
+        candidates = index.search(v, query_vec=query_vec)
         decided = decide(candidates, self.settings.thresholds)
         reply = self._reply(question, decided, index)
         return self._log(message, v.normalized, reply, candidates)

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-
-import numpy as np
-
-from bot.batch import PrimedEmbedder, handle_many
+from bot.batch import handle_many
 from bot.types import Message
 
 
@@ -45,21 +41,5 @@ def test_handle_many_gives_the_same_replies_with_one_embedding_call_per_batch(as
     assert [(r.kind, r.faq_id, r.answer) for r in batched] == [(r.kind, r.faq_id, r.answer) for r in one_by_one]
     # small talk and empty input are not embedded; each batch of 4 is embedded in one call
     assert counting.calls == [2, 3]
-    assert isinstance(assistant.index.embedder, PrimedEmbedder)
     # logged like one-by-one handling
     assert all(r.log_id is not None for r in batched if r.kind not in ("chitchat",) and r.question)
-
-
-def test_primed_vectors_are_per_thread_and_cleared(embedder):
-    primed = PrimedEmbedder(embedder)
-    primed.prime(["quên mật khẩu vneid"])
-    mine = primed.encode_queries(["quên mật khẩu vneid"])
-    assert np.allclose(mine[0], embedder.encode_queries(["quên mật khẩu vneid"])[0], atol=1e-4)
-    seen = []
-    t = threading.Thread(target=lambda: seen.append(primed._primed()))
-    t.start()
-    t.join()
-    assert seen == [{}]  # another thread does not see this thread's batch
-    primed.clear()
-    assert primed._primed() == {}
-    assert primed.dim == embedder.dim and primed.fingerprint == embedder.fingerprint

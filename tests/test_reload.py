@@ -150,6 +150,9 @@ async def test_a_reload_under_continuous_querying_loses_no_request(env, tg):
         answered_at[chat] = next(c.at for c in tg.calls if c.method == "sendMessage" and c.params.get("chat_id") in (chat, str(chat)))
     during = [answered_at[c] - at for c, _, at in asked if any(s <= answered_at[c] <= e for s, e in windows)]
     outside = [answered_at[c] - at for c, _, at in asked if not any(s <= answered_at[c] <= e for s, e in windows)]
-    print(f"\n{len(asked)} questions, {len(during)} answered during a rebuild; "
-          f"median latency during rebuilds {statistics.median(during or [0]):.3f} s, "
-          f"otherwise {statistics.median(outside or [0]):.3f} s")
+    # Answers keep flowing while the index is rebuilt: some questions are answered inside the
+    # rebuild windows, and none of them waits for a rebuild to end (a rebuild here takes well over
+    # a second; an answer waits at most a fraction of the longest window).
+    longest = max(e - s for s, e in windows)
+    assert during, "no question was answered while a rebuild ran"
+    assert max(during) < max(3.0, longest / 2), (max(during), longest, statistics.median(outside or [0]))
