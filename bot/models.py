@@ -10,7 +10,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 class Base(DeclarativeBase):
@@ -50,7 +50,7 @@ class ReviewGroup(Base):
     faq_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     candidates: Mapped[list] = mapped_column(JSON, default=list)
     posted: Mapped[bool] = mapped_column(Boolean, default=False)
-    items: Mapped[list["ReviewItem"]] = relationship(back_populates="group", order_by="ReviewItem.id")
+    items: Mapped[list[ReviewItem]] = relationship(back_populates="group", order_by="ReviewItem.id")
 
 
 class ReviewItem(Base):

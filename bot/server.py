@@ -56,8 +56,10 @@ class NoChannelConfigured(RuntimeError):
 
 
 class Channel(Protocol):
-    name: str
-    mode: str
+    @property
+    def name(self) -> str: ...  # "telegram", "zalo": also the webhook path
+    @property
+    def mode(self) -> str: ...  # "webhook" or "polling"
 
     async def start(self) -> None: ...
     async def stop(self) -> None: ...

@@ -61,7 +61,7 @@ class StateStore(Protocol):
 def _key(channel: str, user_key: str, slot: str) -> Key:
     """Check the key against the column sizes: a too-long key is a bug, not a database outage."""
     key = (channel, user_key, slot)
-    for (name, limit), value in zip(_LIMITS, key):
+    for (name, limit), value in zip(_LIMITS, key, strict=True):
         if not value or len(value) > limit:
             raise ValueError(f"state {name} must be 1-{limit} characters, got {len(value)}")
     return key

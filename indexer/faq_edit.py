@@ -152,7 +152,7 @@ class FaqEditor:
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
-    def _edit(self, entry_id: str, change: Callable[[Any, "_Style"], list[str]]) -> Edit:
+    def _edit(self, entry_id: str, change: Callable[[Any, _Style], list[str]]) -> Edit:
         with self._locked():
             try:
                 text = self.path.read_text(encoding="utf-8")
@@ -190,7 +190,8 @@ class FaqEditor:
                 os.replace(tmp, self.path)
             finally:
                 tmp.unlink(missing_ok=True)
-            log.info("FAQ %s: %d wording(s) added to %s (backup %s)", self.path, len(added), entry_id or "a new entry", backup)
+            log.info("FAQ %s: %d wording(s) added to %s (backup %s)",
+                     self.path, len(added), entry_id or "a new entry", backup)
             return Edit(entry_id, added, backup)
 
     def _backup(self) -> Path:

@@ -52,7 +52,7 @@ class Wording:
         return self.normalized != self.folded
 
     @classmethod
-    def of(cls, text: str) -> "Wording":
+    def of(cls, text: str) -> Wording:
         v = views(text)
         return cls(text, v.normalized or text, v.folded, content_words(v.folded))
 

@@ -15,10 +15,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import selectinload
 
 from bot.config import Settings
@@ -177,7 +177,7 @@ class ReviewQueue:
             vectors = index.embedder.encode_queries([w.normalized for w in wordings])
             groups = self._pending_groups()
             touched: list[int] = []
-            for (item_id, _), wording, vec in zip(items, wordings, vectors):
+            for (item_id, _), wording, vec in zip(items, wordings, vectors, strict=False):
                 vec = np.asarray(vec, dtype=np.float32)
                 gid = self._assign(item_id, wording, vec, groups, index)
                 if gid is not None:
@@ -213,9 +213,10 @@ class ReviewQueue:
             centroid = unit(best.centroid * best.size + vec)
             try:
                 with self.store.session() as s, s.begin():
-                    grown = s.execute(update(ReviewGroup)
-                                      .where(ReviewGroup.id == best.id, ReviewGroup.status == "pending")
-                                      .values(embedding=_store_vec(centroid), updated_at=utcnow())).rowcount
+                    grown = cast(CursorResult[Any], s.execute(
+                        update(ReviewGroup)
+                        .where(ReviewGroup.id == best.id, ReviewGroup.status == "pending")
+                        .values(embedding=_store_vec(centroid), updated_at=utcnow()))).rowcount
                     if grown and not self._claim_item(s, item_id, best.id):
                         raise _Taken
             except _Taken:  # another process assigned the item meanwhile
@@ -227,11 +228,11 @@ class ReviewQueue:
         candidates = nearest_faq(index, wording.text, vec)
         try:
             with self.store.session() as s, s.begin():
-                g = ReviewGroup(status="pending", text=wording.text, normalized=wording.normalized,
-                                embedding=_store_vec(vec), candidates=candidates, posted=False)
-                s.add(g)
+                row = ReviewGroup(status="pending", text=wording.text, normalized=wording.normalized,
+                                  embedding=_store_vec(vec), candidates=candidates, posted=False)
+                s.add(row)
                 s.flush()
-                gid = g.id
+                gid = row.id
                 if not self._claim_item(s, item_id, gid):
                     raise _Taken
         except _Taken:
@@ -286,9 +287,10 @@ class ReviewQueue:
     # -- decisions -----------------------------------------------------------------------------
     def _claim(self, gid: int, allowed: tuple[str, ...], **values: Any) -> GroupView:
         with self.store.session() as s, s.begin():
-            done = s.execute(update(ReviewGroup)
-                             .where(ReviewGroup.id == gid, ReviewGroup.status.in_(allowed))
-                             .values(updated_at=utcnow(), **values)).rowcount
+            done = cast(CursorResult[Any], s.execute(
+                update(ReviewGroup)
+                .where(ReviewGroup.id == gid, ReviewGroup.status.in_(allowed))
+                .values(updated_at=utcnow(), **values))).rowcount
         if not done:
             current = self.group(gid)  # raises for an unknown id
             raise ReviewError(f"review group {gid} is already {current.status}")

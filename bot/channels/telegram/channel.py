@@ -7,6 +7,7 @@ ASGI app (bot.server) feeds it the updates that Telegram posts to `/telegram/web
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 import logging
 from collections import OrderedDict
@@ -19,6 +20,7 @@ from telegram import (
     Bot,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    MaybeInaccessibleMessage,
     MessageEntity,
     Update,
 )
@@ -143,7 +145,7 @@ def _update_key(update: Update) -> str:
     return f"u:{update.update_id}"
 
 
-def _button_text(message: TgMessage | None, data: str) -> str:
+def _button_text(message: MaybeInaccessibleMessage | None, data: str) -> str:
     """The label of the button that carried `data` (the question the citizen picked)."""
     markup = getattr(message, "reply_markup", None)
     for row in markup.inline_keyboard if markup else ():
@@ -206,8 +208,11 @@ class TelegramChannel:
                 self.webhook_url, secret_token=self.secret_token, allowed_updates=ALLOWED_UPDATES
             )
         else:
-            await self.app.updater.start_polling(
-                timeout=self.poll_timeout, allowed_updates=ALLOWED_UPDATES, bootstrap_retries=3
+            updater = self.app.updater
+            if updater is None:  # built without one only for a webhook
+                raise RuntimeError("Telegram: polling needs the Application's Updater")
+            await updater.start_polling(
+                timeout=dt.timedelta(seconds=self.poll_timeout), allowed_updates=ALLOWED_UPDATES, bootstrap_retries=3
             )
         await self.sender.set_commands(commands.telegram_menu())  # the menu lists what /help lists
         log.info("Telegram: @%s is running (%s)", self.app.bot.username, self.mode)
@@ -258,6 +263,9 @@ class TelegramChannel:
             raise ApplicationHandlerStop
 
     async def _on_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat = update.effective_chat
+        if chat is None:
+            return
         greeting = await asyncio.to_thread(self.assistant.greeting)
         categories = await asyncio.to_thread(self.assistant.categories)
         keyboard = [
@@ -265,22 +273,28 @@ class TelegramChannel:
             for cat_id, label in categories
         ]
         text = f"{greeting}\n\n{replies.TOPICS}" if keyboard else greeting
-        await self._send(update.effective_chat.id, text, InlineKeyboardMarkup(keyboard) if keyboard else None)
+        await self._send(chat.id, text, InlineKeyboardMarkup(keyboard) if keyboard else None)
 
     async def _on_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._send(update.effective_chat.id, commands.help_text())
+        chat = update.effective_chat
+        if chat is None:
+            return
+        await self._send(chat.id, commands.help_text())
 
     async def _on_category(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
+        if query is None or query.data is None or query.message is None:
+            return
+        chat_id = query.message.chat.id
         _, category = self._codec.unpack(query.data)
         await query.answer()
         if category is None:
-            await self._send(query.message.chat.id, replies.EXPIRED_BUTTON)
+            await self._send(chat_id, replies.EXPIRED_BUTTON)
             return
         labels = dict(await asyncio.to_thread(self.assistant.categories))
         questions = await asyncio.to_thread(self.assistant.topic_questions, category)
         if not questions:
-            await self._send(query.message.chat.id, replies.NO_QUESTIONS_IN_TOPIC)
+            await self._send(chat_id, replies.NO_QUESTIONS_IN_TOPIC)
             return
         # Long questions get cut on buttons, so the text lists them in full with numbers.
         keyboard = [
@@ -289,10 +303,12 @@ class TelegramChannel:
         ]
         label = labels.get(category, category)
         text = f"{label}\n{replies.TOPIC_QUESTIONS}\n\n{numbered(s.question for s in questions)}"
-        await self._send(query.message.chat.id, text, InlineKeyboardMarkup(keyboard))
+        await self._send(chat_id, text, InlineKeyboardMarkup(keyboard))
 
     async def _on_question(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
+        if query is None or query.data is None or query.message is None:
+            return
         _, faq_id = self._codec.unpack(query.data)
         await query.answer()
         if not faq_id:
@@ -309,6 +325,8 @@ class TelegramChannel:
 
     async def _on_none(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
+        if query is None or query.data is None:
+            return
         raw = query.data.partition(":")[2]
         log_id = int(raw) if raw.isdigit() else None
         await query.answer()
@@ -320,6 +338,8 @@ class TelegramChannel:
 
     async def _on_feedback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
+        if query is None or query.data is None:
+            return
         _, raw_id, raw_helpful = query.data.split(":", 2)
         helpful = raw_helpful == "1"
         await asyncio.to_thread(
@@ -327,14 +347,19 @@ class TelegramChannel:
         )
         await query.answer(replies.FEEDBACK_THANKS if helpful else None)
         await self.sender.drop_buttons(query.message)
-        if not helpful:
+        if not helpful and query.message is not None:
             await self._send(query.message.chat.id, replies.FEEDBACK_SORRY)
 
     async def _on_stale_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await update.callback_query.answer(replies.EXPIRED_BUTTON)
+        query = update.callback_query
+        if query is None:
+            return
+        await query.answer(replies.EXPIRED_BUTTON)
 
     async def _on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
+        if message is None:
+            return
         text = _addressed_text(message, context.bot)
         if text is None:
             return
@@ -355,9 +380,10 @@ class TelegramChannel:
         await self._send_reply(update, reply)
 
     async def _on_unsupported(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if _addressed_text(update.effective_message, context.bot) is None:
+        message = update.effective_message
+        if message is None or _addressed_text(message, context.bot) is None:
             return
-        await self._send(update.effective_message.chat_id, replies.TEXT_ONLY)
+        await self._send(message.chat_id, replies.TEXT_ONLY)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         if self.metrics:
@@ -412,6 +438,8 @@ class TelegramChannel:
 
     async def _send_reply(self, update: Update, reply: Reply) -> None:
         chat = update.effective_chat
+        if chat is None:
+            return
         # In groups, thread the first part under the question it answers.
         reply_to = None
         if chat.type != ChatType.PRIVATE and update.message:

@@ -27,15 +27,17 @@ import datetime as dt
 import html
 import logging
 import time
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from telegram import (
     Bot,
+    CallbackQuery,
     ForceReply,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    MaybeInaccessibleMessage,
     Update,
 )
 from telegram import Message as TgMessage
@@ -73,7 +75,7 @@ def _short(text: str, limit: int = SHOWN_CHARS) -> str:
 
 
 def _local(value: dt.datetime) -> str:
-    return value.replace(tzinfo=dt.timezone.utc).astimezone(VIETNAM).strftime("%H:%M %d/%m")
+    return value.replace(tzinfo=dt.UTC).astimezone(VIETNAM).strftime("%H:%M %d/%m")
 
 
 def post_text(group: GroupView) -> str:
@@ -218,6 +220,8 @@ class ReviewHandlers:
     # -- buttons -----------------------------------------------------------------------------
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
+        if query is None:
+            return
         user = update.effective_user
         if not await self.auth.allowed(context.bot, user.id if user else None):
             log.info("review: refused a review button for user %s", user.id if user else None)
@@ -253,7 +257,7 @@ class ReviewHandlers:
         except ReviewError as exc:
             await self._refuse_action(query, gid, exc)
 
-    async def _refuse_action(self, query: Any, gid: int, exc: ReviewError) -> None:
+    async def _refuse_action(self, query: CallbackQuery, gid: int, exc: ReviewError) -> None:
         try:
             group = await asyncio.to_thread(self.queue.group, gid)
             text = say.ALREADY.format(gid=gid, status=group.status) if group.status != "pending" else str(exc)
@@ -267,7 +271,7 @@ class ReviewHandlers:
         if not shown and query.message is not None:
             await self._reply(query.message, say.FAILED.format(error=exc))
 
-    async def _pending_group(self, query: Any, gid: int) -> GroupView | None:
+    async def _pending_group(self, query: CallbackQuery, gid: int) -> GroupView | None:
         group = await asyncio.to_thread(self.queue.group, gid)
         if group.status != "pending":
             await query.answer(say.ALREADY.format(gid=gid, status=group.status), show_alert=True)
@@ -275,7 +279,8 @@ class ReviewHandlers:
             return None
         return group
 
-    async def _ask_answer(self, query: Any, user: Any, gid: int, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def _ask_answer(self, query: CallbackQuery, user: Any, gid: int,
+                          context: ContextTypes.DEFAULT_TYPE) -> None:
         group = await self._pending_group(query, gid)
         if group is None:
             return
@@ -294,7 +299,7 @@ class ReviewHandlers:
         entry.prompt_id = int(sent.message_ids[0]) if sent.message_ids else None
         await query.answer()
 
-    async def _show_candidates(self, query: Any, gid: int, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def _show_candidates(self, query: CallbackQuery, gid: int, context: ContextTypes.DEFAULT_TYPE) -> None:
         group = await self._pending_group(query, gid)
         if group is None:
             return
@@ -302,14 +307,15 @@ class ReviewHandlers:
         if not group.candidates:
             await self._reply(query.message, say.NO_CANDIDATES.format(gid=gid))
             return
-        rows = [[InlineKeyboardButton(f"{n}. {_short(c['question'], 60)}", callback_data=f"{PREFIX}:{PICK}:{gid}:{n - 1}")]
+        rows = [[InlineKeyboardButton(f"{n}. {_short(c['question'], 60)}",
+                                      callback_data=f"{PREFIX}:{PICK}:{gid}:{n - 1}")]
                 for n, c in enumerate(group.candidates, 1)]
         rows.append([InlineKeyboardButton(say.BUTTON_CANCEL, callback_data=f"{PREFIX}:{CANCEL}:{gid}")])
         listed = "\n".join(f"{n}. {c['question']}" for n, c in enumerate(group.candidates, 1))
         text = say.PICK_TITLE.format(gid=gid, text=_short(group.text)) + "\n" + listed
         await self._reply(query.message, text, markup=InlineKeyboardMarkup(rows))
 
-    async def _pick(self, query: Any, gid: int, n: int, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def _pick(self, query: CallbackQuery, gid: int, n: int, context: ContextTypes.DEFAULT_TYPE) -> None:
         group = await asyncio.to_thread(self.queue.group, gid)
         if not 0 <= n < len(group.candidates):
             await query.answer(say.EXPIRED)
@@ -323,6 +329,8 @@ class ReviewHandlers:
     # -- the reviewer's answer ---------------------------------------------------------------
     async def on_answer_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
+        if message is None:
+            return
         entry = self.awaiting(message)
         user = update.effective_user
         if entry is None or user is None:
@@ -350,6 +358,8 @@ class ReviewHandlers:
     # -- /reload -----------------------------------------------------------------------------
     async def on_reload(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
+        if message is None:
+            return
         user = update.effective_user
         if not await self.auth.allowed(context.bot, user.id if user else None):
             await self._reply(message, say.REFUSED)
@@ -375,7 +385,7 @@ class ReviewHandlers:
                          else say.NOTHING_TAUGHT.format(faq_id=result.faq_id))
         return "\n".join(lines)
 
-    async def _reply(self, message: TgMessage | None, text: str, markup: Any = None) -> None:
+    async def _reply(self, message: MaybeInaccessibleMessage | None, text: str, markup: Any = None) -> None:
         if message is None:
             return
         result = await self.sender.send(message.chat.id, text, markup=markup, markup_on_first=True,

@@ -21,8 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 from aiolimiter import AsyncLimiter
-from telegram import InlineKeyboardMarkup, LinkPreviewOptions, ReplyParameters
-from telegram import Message as TgMessage
+from telegram import InlineKeyboardMarkup, LinkPreviewOptions, MaybeInaccessibleMessage, ReplyParameters
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import BaseRateLimiter, ExtBot
@@ -238,8 +237,9 @@ class TelegramSender:
         except TelegramError as exc:
             log.debug("Telegram: typing indicator failed: %s", exc)
 
-    async def drop_buttons(self, message: TgMessage | None) -> None:
-        """Remove the inline buttons of a message that was acted on (answered, rated, reviewed)."""
+    async def drop_buttons(self, message: MaybeInaccessibleMessage | None) -> None:
+        """Remove the inline buttons of a message that was acted on (answered, rated, reviewed); an
+        inaccessible one (deleted, or too old for the bot to see) has the chat and message id needed."""
         if message is None:
             return
         try:

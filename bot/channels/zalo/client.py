@@ -144,8 +144,13 @@ def _json(response: httpx.Response) -> dict:
     return body if isinstance(body, dict) else {}
 
 
+def _dict(value: Any) -> dict:
+    """`value` when it is a JSON object, else an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
 def _retry_after(response: httpx.Response, body: dict, default: float) -> float:
-    params = body.get("parameters") if isinstance(body.get("parameters"), dict) else {}
+    params = _dict(body.get("parameters"))
     for value in (params.get("retry_after"), body.get("retry_after"), response.headers.get("Retry-After")):
         try:
             if value is not None:
@@ -182,8 +187,8 @@ def parse_update(body: Any) -> Incoming | None:
     message = body.get("message")
     if not isinstance(message, dict):
         return None
-    chat = message.get("chat") if isinstance(message.get("chat"), dict) else {}
-    sender = message.get("from") if isinstance(message.get("from"), dict) else {}
+    chat = _dict(message.get("chat"))
+    sender = _dict(message.get("from"))
     chat_id = str(chat.get("id") or sender.get("id") or "")
     if not chat_id:
         return None
