@@ -3,6 +3,8 @@ end (polling loop and webhook) against a fake Zalo Bot API on 127.0.0.1 and the 
 
 from __future__ import annotations
 
+import datetime as dt
+
 import asyncio
 import json
 from contextlib import asynccontextmanager
@@ -16,6 +18,7 @@ from bot.channels.render import reply_text
 from bot.channels.zalo.client import ZaloClient, ZaloError, parse_update
 from bot.channels.zalo.sender import ZaloSender
 from bot.outbound import RetryPolicy
+from bot.state import MemoryStateStore
 from bot.config import Settings
 from bot.types import Reply, Suggestion
 from bot.server import build_server
@@ -254,10 +257,11 @@ async def test_clarify_numbers_and_zero(zalo_api, spy, faq_questions):
 
 async def test_choices_expire(zalo_api, spy):
     api, chat = zalo_api, chat_id()
-    now = [1000.0]
-    async with polling(api, spy, state_ttl=60, clock=lambda: now[0]):
+    now = [dt.datetime(2026, 12, 6, 8, 0)]
+    state = MemoryStateStore(clock=lambda: now[0])
+    async with polling(api, spy, state_ttl=60, state=state):
         await say(api, chat, "xin chào")
-        now[0] += 61
+        now[0] += dt.timedelta(seconds=61)
         [expired] = await say(api, chat, "1")
     assert expired == "Danh sách lựa chọn đã hết hạn. Bạn hãy gõ lại câu hỏi nhé."
 

@@ -16,7 +16,7 @@ import re
 import unicodedata
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from starlette.requests import Request
@@ -64,6 +64,7 @@ class _Chat:
     choices: _Choices | None = None
     feedback_log_id: int | None = None  # the answer that "đúng"/"sai" would rate
     greeted: bool = False
+    outbox: list[str] = field(default_factory=list)  # replies, sent once the new state is saved
 
     def prompt(self) -> dict[str, Any] | None:
         if self.choices is None and self.feedback_log_id is None:
@@ -117,7 +118,7 @@ class ZaloChannel:
         self.secret_token = secret_token
         self.metrics = metrics
         self.poll_timeout = poll_timeout
-        self.state: StateStore = state or MemoryStateStore()
+        self.state: StateStore = state if state is not None else MemoryStateStore()
         self.state_ttl = state_ttl
         self._limit = common.UserRateLimit(rate_limit_per_minute)
         self._locks: dict[str, list] = {}  # chat id -> [lock, users]
@@ -248,7 +249,10 @@ class ZaloChannel:
         try:
             await self._answer(chat, incoming)
         finally:
+            # saved before the replies go out: a quick answer to them (on any replica) sees it
             await asyncio.to_thread(self._save, user_key, chat, was)
+        for text in chat.outbox:
+            await self._send(incoming.chat_id, text)
 
     async def _answer(self, chat: _Chat, incoming: Incoming) -> None:
         """Decide what the message means (pending prompt, command, question) and answer it."""
@@ -265,18 +269,18 @@ class ZaloChannel:
             helpful = words in YES_WORDS
             await asyncio.to_thread(self.assistant.feedback, log_id, helpful, message)
             thanks = replies.FEEDBACK_THANKS if helpful else replies.FEEDBACK_SORRY
-            await self._send(chat_id, thanks)
+            chat.outbox.append(thanks)
         elif (command := commands.match(text)) is not None:
             if command.name == "help":
-                await self._send(chat_id, commands.help_text())
+                chat.outbox.append(commands.help_text())
             else:  # start, menu: the greeting with the numbered topics
                 await self._greet(chat, chat_id)
         elif words in GREETINGS and not chat.greeted:
             await self._greet(chat, chat_id)
         elif number:
-            await self._send(chat_id, replies.ZALO_EXPIRED_CHOICE)
+            chat.outbox.append(replies.ZALO_EXPIRED_CHOICE)
         elif not self._limit.allow(incoming.user_id):
-            await self._send(chat_id, replies.RATE_LIMITED)
+            chat.outbox.append(replies.RATE_LIMITED)
         else:
             await self._typing(chat_id)
             reply = await common.ask(self.metrics, CHANNEL, self.assistant.handle, message)
@@ -294,7 +298,7 @@ class ZaloChannel:
         else:
             chat.choices = None
             text = greeting
-        await self._send(chat_id, text)
+        chat.outbox.append(text)
 
     async def _choose(self, chat: _Chat, choices: _Choices, number: int, message: Message) -> None:
         chat_id = message.chat_id
@@ -307,18 +311,18 @@ class ZaloChannel:
             return
         if not 1 <= number <= len(choices.options):
             low = 0 if choices.kind == "clarify" else 1
-            await self._send(chat_id, replies.ZALO_OUT_OF_RANGE.format(low=low, high=len(choices.options)))
+            chat.outbox.append(replies.ZALO_OUT_OF_RANGE.format(low=low, high=len(choices.options)))
             return
         option_id, label = choices.options[number - 1]
         if choices.kind == "categories":
             questions = await asyncio.to_thread(self.assistant.topic_questions, option_id)
             if not questions:
-                await self._send(chat_id, replies.NO_QUESTIONS_IN_TOPIC)
+                chat.outbox.append(replies.NO_QUESTIONS_IN_TOPIC)
                 return
             chat.choices = _Choices("questions", [(s.faq_id, s.question) for s in questions])
             listed = numbered(s.question for s in questions)
             text = f"{label}\n{replies.TOPIC_QUESTIONS}\n{listed}\n\n{replies.ZALO_QUESTIONS_FOOTER}"
-            await self._send(chat_id, text)
+            chat.outbox.append(text)
             return
         # A question from a topic list or a clarification: answer that FAQ entry. A topic list
         # stays open so the citizen can pick another number; a clarification is settled.
@@ -343,7 +347,7 @@ class ZaloChannel:
             text = f"{reply_text(reply)}\n\n{replies.ZALO_FEEDBACK_HINT}"
         else:
             text = reply_text(reply)
-        await self._send(chat_id, text or replies.SORRY_ERROR)
+        chat.outbox.append(text or replies.SORRY_ERROR)
 
     async def _typing(self, chat_id: str) -> None:
         await self.sender.typing(chat_id)
