@@ -17,11 +17,10 @@ from numpy.typing import NDArray
 from bot.chitchat import detect as detect_chitchat
 from bot.config import Settings
 from bot.decide import Decided, decide
-from bot.models import utcnow
 from bot.privacy import hash_user, load_secret_key, redact
 from bot.replies import citizens as replies
 from bot.retrieval import Index, RetrievalParams
-from bot.storage import Store
+from bot.storage import QuestionRecord, ReviewRequest, Store
 from bot.types import Candidate, Message, Reply, Suggestion
 from indexer.faq import CATEGORIES
 from indexer.text import MAX_QUESTION_CHARS, views
@@ -111,24 +110,22 @@ class Assistant:
     def _log(self, message: Message, normalized: str, reply: Reply, candidates: list[Candidate]) -> Reply:
         if self.store is None:
             return reply
-        record = {
-            "created_at": utcnow(),
-            "channel": message.channel,
-            "user_hash": hash_user(self._key, message.channel, message.user_id),
-            "text": redact(reply.question),
-            "normalized": redact(normalized),
-            "kind": reply.kind,
-            "faq_id": reply.faq_id,
-            "score": float(reply.score),
-            "candidates": [{"id": c.target, "confidence": round(c.confidence, 4)} for c in candidates[:5]],
-        }
+        record = QuestionRecord(
+            channel=message.channel,
+            user_hash=hash_user(self._key, message.channel, message.user_id),
+            text=redact(reply.question),
+            normalized=redact(normalized),
+            kind=reply.kind,
+            faq_id=reply.faq_id,
+            score=float(reply.score),
+            candidates=tuple((c.target, c.confidence) for c in candidates[:5]),
+        )
         review = self._review(message, "unanswered", reply.question) if reply.kind == "unanswered" else None
         log_id = self.store.log_question(record, review)
         return replace(reply, log_id=log_id)
 
-    def _review(self, message: Message, reason: str, text: str) -> dict:
-        return {"reason": reason, "channel": message.channel, "chat_id": message.chat_id or None,
-                "text": redact(text)}
+    def _review(self, message: Message, reason: str, text: str) -> ReviewRequest:
+        return ReviewRequest(reason, message.channel, message.chat_id or None, redact(text))
 
     # --- follow-ups from channels --------------------------------------------------------------
     def answer_faq(self, faq_id: str, message: Message) -> Reply:

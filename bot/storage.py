@@ -11,6 +11,7 @@ import json
 import logging
 import threading
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,46 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.models import ProcessedUpdate, QuestionLog, ReviewItem
+from bot.models import ProcessedUpdate, QuestionLog, ReviewItem, utcnow
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class QuestionRecord:
+    """One question as the core hands it to storage (already redacted and hashed)."""
+
+    channel: str
+    user_hash: str
+    text: str  # the citizen's wording, redacted
+    normalized: str  # redacted too
+    kind: str
+    faq_id: str | None
+    score: float
+    candidates: tuple[tuple[str, float], ...] = ()  # (target id, confidence), best first
+    created_at: dt.datetime = field(default_factory=utcnow)
+
+    def row(self) -> dict[str, Any]:
+        """The `questions` columns (also the spool's JSON form, with the time as ISO text)."""
+        return {"created_at": self.created_at, "channel": self.channel, "user_hash": self.user_hash,
+                "text": self.text, "normalized": self.normalized, "kind": self.kind, "faq_id": self.faq_id,
+                "score": float(self.score),
+                "candidates": [{"id": target, "confidence": round(c, 4)} for target, c in self.candidates]}
+
+
+@dataclass(frozen=True)
+class ReviewRequest:
+    """A question that needs a person: unanswered, 👎-rated or "none of these"."""
+
+    reason: str  # unanswered, thumbs_down, rejected
+    channel: str
+    chat_id: str | None  # raw chat id, kept only while the item is open
+    text: str  # redacted
+
+    def row(self) -> dict[str, Any]:
+        return {"reason": self.reason, "channel": self.channel, "chat_id": self.chat_id, "text": self.text}
+
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -90,14 +128,16 @@ class Store:
         return self.sessions()
 
     # --- the question log ---------------------------------------------------------------------
-    def log_question(self, record: dict[str, Any], review: dict[str, Any] | None = None) -> int | None:
+    def log_question(self, question: QuestionRecord, review: ReviewRequest | None = None) -> int | None:
         """Store a question (and its review item); spool it if the database fails. Returns its id."""
+        record = question.row()
+        review_row = review.row() if review is not None else None
         try:
             self.ensure_schema()
-            qid = self._insert(record, review)
+            qid = self._insert(record, review_row)
         except SQLAlchemyError as exc:
             log.warning("database write failed (%s); record spooled", exc.__class__.__name__)
-            self._spool({"question": record, "review": review, "spool_key": uuid.uuid4().hex})
+            self._spool({"question": record, "review": review_row, "spool_key": uuid.uuid4().hex})
             return None
         self.flush_spool()
         return qid
@@ -114,13 +154,13 @@ class Store:
                 s.add(ReviewItem(question_id=q.id, **review))
             return q.id
 
-    def add_review(self, question_id: int | None, review: dict[str, Any]) -> None:
+    def add_review(self, question_id: int | None, review: ReviewRequest) -> None:
         try:
             with self.session() as s, s.begin():
-                s.add(ReviewItem(question_id=question_id, **review))
+                s.add(ReviewItem(question_id=question_id, **review.row()))
         except SQLAlchemyError as exc:
             log.warning("database write failed (%s); review item spooled", exc.__class__.__name__)
-            self._spool({"review_only": review, "question_id": question_id, "spool_key": uuid.uuid4().hex})
+            self._spool({"review_only": review.row(), "question_id": question_id, "spool_key": uuid.uuid4().hex})
 
     def set_feedback(self, question_id: int, helpful: bool) -> None:
         with self.session() as s, s.begin():

@@ -451,6 +451,9 @@ def _check_log(spy: SpyAssistant, chat, question: str) -> None:
     assert row.user_hash and str(chat) not in row.user_hash
 
 
+STALL = 2.0  # seconds a stalled fake call hangs; the clients' timeouts and the waits scale with it
+
+
 async def _ask_through(channel, api, chat, timeout: float = 20) -> None:  # type: ignore[no-untyped-def]
     """Start `channel` (polling the fake `api`), the citizen asks KNOWN, wait for a message back."""
     await channel.start()
@@ -507,10 +510,11 @@ async def test_zalo_send_faults_are_retried_and_logged(fault, assistant):
         if fault in ("500", "all"):
             api.fail("sendMessage", 500, {"ok": False, "error_code": 500, "description": "Internal error"})
         if fault in ("timeout", "all"):
-            api.stall("sendMessage", 1.5)
-        await _ask_through(_zalo_channel(spy, api, timeout=0.5), api, chat)
+            api.stall("sendMessage", STALL)
+        # the client gives up at half the stall: well past a normal call even on a busy machine
+        await _ask_through(_zalo_channel(spy, api, timeout=STALL / 2), api, chat, timeout=20 * STALL)
         expected = {"429": [429, 200], "500": [500, 200], "timeout": [504, 200], "all": [429, 500, 504, 200]}[fault]
-        await api.await_for(lambda calls: len(api.calls_of("sendMessage")) == len(expected), timeout=10)
+        await api.await_for(lambda calls: len(api.calls_of("sendMessage")) == len(expected), timeout=10 * STALL)
         statuses = [c.status for c in api.calls_of("sendMessage")]
         [answer] = api.messages_to(chat)
     assert sorted(statuses) == sorted(expected)
@@ -524,8 +528,9 @@ async def test_zalo_gives_up_after_retries_but_the_log_is_intact(assistant):
     spy = SpyAssistant(assistant)
     chat = f"zg{new_chat_id():x}"
     with StallingZaloAPI() as api:
-        api.stall("sendMessage", 1.0, times=2)
-        await _ask_through(_zalo_channel(spy, api, timeout=0.3, max_retries=1), api, chat)  # then the notice
+        api.stall("sendMessage", STALL, times=2)
+        await _ask_through(_zalo_channel(spy, api, timeout=STALL / 2, max_retries=1), api, chat,
+                           timeout=20 * STALL)  # then the notice
         assert api.messages_to(chat) == [SORRY_ERROR]
     _check_log(spy, chat, KNOWN)
 

@@ -2,16 +2,16 @@
 from sqlalchemy import func, inspect, select
 
 from bot.models import QuestionLog, ReviewItem
-from bot.storage import Store
+from bot.storage import QuestionRecord, ReviewRequest, Store
 
 
 def record(text="câu hỏi", kind="unanswered"):
-    return {"channel": "telegram", "user_hash": "h", "text": text, "normalized": text, "kind": kind,
-            "faq_id": None, "score": 0.1, "candidates": [{"id": "x", "confidence": 0.1}]}
+    return QuestionRecord(channel="telegram", user_hash="h", text=text, normalized=text, kind=kind,
+                          faq_id=None, score=0.1, candidates=(("x", 0.1),))
 
 
 def review(text="câu hỏi"):
-    return {"reason": "unanswered", "channel": "telegram", "chat_id": "42", "text": text}
+    return ReviewRequest(reason="unanswered", channel="telegram", chat_id="42", text=text)
 
 
 def exercise(store: Store) -> None:

@@ -22,6 +22,28 @@ def new_chat_id() -> int:
     return 7_000_000 + next(_ids)
 
 
+class ClaimSpy:
+    """The real store, with every update claim recorded: (channel, key, first time?)."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.claims: list[tuple[str, str, bool]] = []
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def claim_update(self, channel: str, key: str) -> bool:
+        first = self.real.claim_update(channel, key)
+        with self._lock:
+            self.claims.append((channel, key, first))
+        return first
+
+    def outcomes(self, channel: str) -> list[bool]:
+        with self._lock:
+            return [first for c, _, first in self.claims if c == channel]
+
+
 class SpyAssistant:
     """The real Assistant, with every channel-facing call recorded.
 
@@ -34,6 +56,7 @@ class SpyAssistant:
         self.calls: list[tuple[str, tuple, Any]] = []
         self.script: dict[str, Callable[[Reply], Reply]] = {}
         self._lock = threading.Lock()
+        self.store = ClaimSpy(real.store) if getattr(real, "store", None) is not None else None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.real, name)

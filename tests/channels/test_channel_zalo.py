@@ -361,7 +361,9 @@ async def test_webhook_secret_body_shapes_and_duplicates(zalo_api, spy, faq_ques
         wrapped = api.text_update(wrapped_chat, faq_questions[1].question)
         assert (await api.deliver(url, wrapped, secret, wrapped=True)).status_code == 200
         await api.await_for(lambda calls: api.messages_to(wrapped_chat))
-        await asyncio.sleep(0.3)
+        # five deliveries, two updates: each claimed once in the database, the rest refused
+        await api.await_for(lambda calls: len(spy.store.outcomes("zalo")) == 5)
+        assert sorted(spy.store.outcomes("zalo")) == [False, False, False, True, True]
     assert len(api.messages_to(bare_chat)) == 1
     assert api.messages_to(bare_chat)[0].startswith(reply_text(spy.reply_to(bare_chat)))
     assert spy.reply_to(wrapped_chat).faq_id == faq_questions[1].faq_id
