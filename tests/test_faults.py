@@ -408,7 +408,7 @@ def test_cli_chat_rebuilds_a_corrupted_index_and_ask_does_not(index_copy, tmp_pa
 
 # -- Telegram and Zalo answer 429, 500 or time out -----------------------------------------------
 
-from tests.channels.helpers import SpyAssistant, fast_policy, new_chat_id, telegram_channel  # noqa: E402
+from tests.channels.helpers import SpyAssistant, fast_policy, new_chat_id, shown, telegram_channel  # noqa: E402
 from tests.fakes.telegram_api import FakeTelegramAPI  # noqa: E402
 from tests.fakes.zalo_api import FakeZaloAPI  # noqa: E402
 
@@ -476,8 +476,7 @@ def _zalo_channel(spy, api, timeout: float = 15.0, **policy):  # type: ignore[no
 @pytest.mark.bench  # python-telegram-bot waits 5 s before it calls a request timed out
 @pytest.mark.parametrize("fault", ["timeout", "500-then-timeout"])
 async def test_telegram_send_faults_are_retried_and_logged(fault, assistant):
-    from bot.channels.render import reply_text
-
+    
     spy = SpyAssistant(assistant)
     chat = new_chat_id()
     with StallingTelegramAPI() as api:
@@ -492,15 +491,14 @@ async def test_telegram_send_faults_are_retried_and_logged(fault, assistant):
         statuses = [c.status for c in api.calls_of("sendMessage")]
         [answer] = api.messages_to(chat)
     assert sorted(statuses) == sorted(expected) and statuses[-1] == 504
-    assert answer["_shown"] == reply_text(spy.reply_to(chat))
+    assert answer["_shown"] == shown(spy.reply_to(chat))
     _check_log(spy, chat, KNOWN)
 
 
 @pytest.mark.parametrize("fault", [*(pytest.param(f, marks=pytest.mark.bench) for f in ("429", "500", "timeout")),
                                    "all"])
 async def test_zalo_send_faults_are_retried_and_logged(fault, assistant):
-    from bot.channels.render import reply_text
-
+    
     spy = SpyAssistant(assistant)
     chat = f"zf{new_chat_id():x}"
     with StallingZaloAPI() as api:
@@ -518,7 +516,7 @@ async def test_zalo_send_faults_are_retried_and_logged(fault, assistant):
         statuses = [c.status for c in api.calls_of("sendMessage")]
         [answer] = api.messages_to(chat)
     assert sorted(statuses) == sorted(expected)
-    assert answer == f"{reply_text(spy.reply_to(chat))}\n\nCâu trả lời có đúng ý bạn không? Bạn nhắn “đúng” hoặc “sai” nhé."
+    assert answer == f"{shown(spy.reply_to(chat))}\n\nCâu trả lời có đúng ý bạn không? Bạn nhắn “đúng” hoặc “sai” nhé."
     _check_log(spy, chat, KNOWN)
 
 

@@ -35,3 +35,4 @@ IGNORED = "🚫 {who} đã bỏ qua nhóm #{gid}."
 FAILED = "⚠️ Không làm được: {error}"
 RELOADING = "⏳ Đang cập nhật dữ liệu…"
 CHANNEL_NAMES = {"telegram": "Telegram", "zalo": "Zalo", "cli": "dòng lệnh"}
+MEMBER = "Thành viên"  # a reviewer without a name

@@ -158,3 +158,13 @@ def zalo_channel(assistant: Any, api: Any, *, policy: Any = None, **kwargs: Any)
     kwargs.setdefault("poll_timeout", 1)
     kwargs.setdefault("claims", getattr(assistant, "store", None))
     return ZaloChannel(assistant, sender, **kwargs)
+
+
+def shown(reply: Reply) -> str:
+    """What a citizen must see for a core reply, written out here rather than taken from the
+    channels' own rendering (bot.channels.render is what these tests check): the answer, then
+    "Nguồn: …" for FAQ answers (knowledge answers open with their source already)."""
+    text = "\n".join(line.rstrip() for line in reply.answer.strip().splitlines())
+    if reply.kind == "faq" and reply.source:
+        text += f"\n\nNguồn: {reply.source.strip()}"
+    return text

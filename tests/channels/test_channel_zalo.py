@@ -14,7 +14,6 @@ import pytest
 
 from bot.replies import citizens as replies
 from bot.channels.zalo import channel as zalo
-from bot.channels.render import reply_text
 from bot.channels.zalo.client import ZaloClient, ZaloError, parse_update
 from bot.channels.zalo.sender import ZaloSender
 from bot.outbound import RetryPolicy
@@ -22,7 +21,7 @@ from bot.state import MemoryStateStore
 from bot.config import Settings
 from bot.types import Reply, Suggestion
 from bot.server import build_server
-from tests.channels.helpers import as_answer, as_clarify, new_chat_id, serving, zalo_channel
+from tests.channels.helpers import as_answer, as_clarify, new_chat_id, serving, shown, zalo_channel
 from tests.fakes.zalo_api import FakeZaloAPI
 
 TOKEN = "12345:abc-secret"
@@ -204,7 +203,7 @@ async def test_greeting_topics_numbered_questions_and_feedback(zalo_api, spy):
         [answer] = await say(api, chat, "1")
         [(args, reply)] = spy.calls_of("answer_faq")
         assert args[0] == questions[0].faq_id and reply.faq_id == questions[0].faq_id
-        assert answer.startswith(reply_text(reply))
+        assert answer.startswith(shown(reply))
 
         # the topic list stays open: another number picks another question
         if len(questions) > 1:
@@ -215,7 +214,7 @@ async def test_greeting_topics_numbered_questions_and_feedback(zalo_api, spy):
         [typed] = await say(api, chat, questions[0].question)
         reply = spy.reply_to(chat)
         assert (reply.kind, reply.faq_id) == ("faq", questions[0].faq_id)
-        assert typed == f"{reply_text(reply)}\n\n{FEEDBACK_HINT}"
+        assert typed == f"{shown(reply)}\n\n{FEEDBACK_HINT}"
         [thanks] = await say(api, chat, "Sai")
         assert thanks == replies.FEEDBACK_SORRY
         assert spy.calls_of("feedback")[0][0][:2] == (reply.log_id, False)
@@ -243,7 +242,7 @@ async def test_clarify_numbers_and_zero(zalo_api, spy, faq_questions):
 
         [answer] = await say(api, chat, "2")
         [(args, reply)] = spy.calls_of("answer_faq")
-        assert args[0] == suggestions[1].faq_id and answer.startswith(reply_text(reply))
+        assert args[0] == suggestions[1].faq_id and answer.startswith(shown(reply))
 
         [expired] = await say(api, chat, "1")  # the clarification is settled
         assert expired == "Danh sách lựa chọn đã hết hạn. Bạn hãy gõ lại câu hỏi nhé."
@@ -252,7 +251,7 @@ async def test_clarify_numbers_and_zero(zalo_api, spy, faq_questions):
         log_id = spy.reply_to(chat).log_id
         [rejected] = await say(api, chat, "0")
         [(args, reply)] = spy.calls_of("reject_suggestions")
-        assert args[0] == log_id and rejected == reply_text(reply)
+        assert args[0] == log_id and rejected == shown(reply)
 
 
 async def test_choices_expire(zalo_api, spy):
@@ -296,7 +295,7 @@ async def test_long_answer_is_split_at_2000(zalo_api, spy):
     sent = api.messages_to(chat)
     assert len(sent) >= 3 and all(len(m) <= 2000 for m in sent)
     assert all(c.status == 200 for c in api.calls_of("sendMessage"))
-    assert "\n\n".join(sent) == f"{reply_text(spy.reply_to(chat))}\n\n{FEEDBACK_HINT}"
+    assert "\n\n".join(sent) == f"{shown(spy.reply_to(chat))}\n\n{FEEDBACK_HINT}"
 
 
 async def test_rate_limit_429_and_server_errors_are_retried(zalo_api, spy, faq_questions):
@@ -309,7 +308,7 @@ async def test_rate_limit_429_and_server_errors_are_retried(zalo_api, spy, faq_q
     sends = api.calls_of("sendMessage")
     assert [c.status for c in sends] == [429, 500, 500, 200]
     assert sends[1].at - sends[0].at >= 1.0  # retry_after honoured
-    assert answer.startswith(reply_text(spy.reply_to(chat)))
+    assert answer.startswith(shown(spy.reply_to(chat)))
 
 
 async def test_polling_survives_idle_empty_results_and_outages(spy, faq_questions):
@@ -319,7 +318,7 @@ async def test_polling_survives_idle_empty_results_and_outages(spy, faq_question
         async with polling(api, spy):
             await asyncio.sleep(0.5)  # several empty polls
             [answer] = await say(api, chat, faq_questions[0].question)
-        assert answer.startswith(reply_text(spy.reply_to(chat)))
+        assert answer.startswith(shown(spy.reply_to(chat)))
         assert len(api.calls_of("getUpdates")) > 3
 
 
@@ -365,7 +364,7 @@ async def test_webhook_secret_body_shapes_and_duplicates(zalo_api, spy, faq_ques
         await api.await_for(lambda calls: len(spy.store.outcomes("zalo")) == 5)
         assert sorted(spy.store.outcomes("zalo")) == [False, False, False, True, True]
     assert len(api.messages_to(bare_chat)) == 1
-    assert api.messages_to(bare_chat)[0].startswith(reply_text(spy.reply_to(bare_chat)))
+    assert api.messages_to(bare_chat)[0].startswith(shown(spy.reply_to(bare_chat)))
     assert spy.reply_to(wrapped_chat).faq_id == faq_questions[1].faq_id
     assert len([a for a, _ in spy.calls_of("handle") if a[0].chat_id == bare_chat]) == 1
 
@@ -387,7 +386,7 @@ async def test_hundred_simultaneous_chats(zalo_api, spy, faq_questions, tmp_path
         [answer] = api.messages_to(chat)
         reply = spy.reply_to(chat)
         assert (reply.kind, reply.faq_id) == ("faq", question.faq_id)
-        assert answer == f"{reply_text(reply)}\n\n{FEEDBACK_HINT}"
+        assert answer == f"{shown(reply)}\n\n{FEEDBACK_HINT}"
 
 
 async def test_at_most_concurrency_messages_are_answered_at_once(zalo_api, assistant, faq_questions):

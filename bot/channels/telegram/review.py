@@ -407,5 +407,5 @@ class _AwaitingAnswer(filters.MessageFilter):
 
 def _name(user: Any) -> str:
     if user is None:
-        return "Thành viên"
+        return say.MEMBER
     return user.full_name or (f"@{user.username}" if user.username else str(user.id))
