@@ -222,12 +222,13 @@ def build_services(settings: Settings, assistant: Assistant, metrics: Metrics | 
 
     if telegram is not None:
         review = (ReviewHandlers(settings, telegram, queue, senders, faq_editor(settings), reloader,
-                                 lambda: assistant.index) if queue is not None else None)
+                                 lambda: assistant.index, state) if queue is not None else None)
         services.channels.append(TelegramChannel(
             assistant,
             telegram,
             claims=store,
             handlers=review.handlers() if review else (),
+            early_handlers=review.early_handlers() if review else (),
             webhook_url=f"{public_url}/telegram/webhook" if public_url else None,
             secret_token=keys.get("telegram"),
             metrics=metrics,

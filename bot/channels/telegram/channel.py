@@ -167,6 +167,7 @@ class TelegramChannel:
         *,
         claims: UpdateClaims | None = None,
         handlers: Sequence[BaseHandler[Any, Any, Any]] = (),
+        early_handlers: Sequence[BaseHandler[Any, Any, Any]] = (),
         webhook_url: str | None = None,
         secret_token: str | None = None,
         metrics: Metrics | None = None,
@@ -174,8 +175,9 @@ class TelegramChannel:
         rate_limit_per_minute: int = 20,
         concurrency: int = 64,
     ) -> None:
-        """`handlers` (e.g. the review handlers) run before the citizens' ones, which would
-        otherwise take reviewers' replies; `claims` deduplicates updates across processes."""
+        """`handlers` (e.g. the review buttons) are tried before the citizens' ones;
+        `early_handlers` see every update first and stop it by raising ApplicationHandlerStop
+        (a reviewer's answer); `claims` deduplicates updates across processes."""
         if webhook_url and not secret_token:
             raise ValueError("a Telegram webhook needs a secret token")
         self.assistant = assistant
@@ -191,7 +193,7 @@ class TelegramChannel:
         if webhook_url:
             builder = builder.updater(None)
         self.app: Application[Any, Any, Any, Any, Any, Any] = builder.build()
-        self._add_handlers(handlers)
+        self._add_handlers(handlers, early_handlers)
 
     @property
     def mode(self) -> str:
@@ -239,9 +241,12 @@ class TelegramChannel:
 
     # -- handlers ----------------------------------------------------------------------------
 
-    def _add_handlers(self, extra: Sequence[BaseHandler[Any, Any, Any]]) -> None:
+    def _add_handlers(self, extra: Sequence[BaseHandler[Any, Any, Any]],
+                      early: Sequence[BaseHandler[Any, Any, Any]]) -> None:
         app = self.app
-        app.add_handler(TypeHandler(Update, self._drop_duplicates), group=-1)
+        app.add_handler(TypeHandler(Update, self._drop_duplicates), group=-2)
+        for handler in early:
+            app.add_handler(handler, group=-1)
         for handler in extra:  # before the citizens' handlers, which would take reviewers' replies
             app.add_handler(handler)
         app.add_handler(CommandHandler(["start", "menu"], self._on_start))

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import html
 import logging
 import time
@@ -43,7 +44,15 @@ from telegram import (
 from telegram import Message as TgMessage
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import BadRequest, TelegramError
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
+from telegram.ext import (
+    ApplicationHandlerStop,
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 
 from bot.channels.telegram.sender import TelegramSender, keyboard
 from bot.config import Settings
@@ -53,6 +62,7 @@ from bot.retrieval import Index
 from bot.review.actions import ActionResult, answer_group, link_group, promote_group
 from bot.review.delivery import Senders
 from bot.review.queue import GroupView, ReviewError, ReviewQueue
+from bot.state import StateStore
 from indexer.faq_edit import FaqEditor
 
 log = logging.getLogger(__name__)
@@ -62,6 +72,7 @@ ANSWER, LINK, IGNORE, PICK, CANCEL, PROMOTE = "a", "l", "i", "p", "x", "m"
 MEMBER = {ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.MEMBER}
 AUTH_TTL = 120.0  # seconds a membership check is trusted
 AWAIT_TTL = 3600.0  # seconds the bot waits for a reviewer's answer after "Trả lời"
+STATE_CHANNEL, STATE_SLOT = "telegram-review", "review-answer"  # where that wait is kept
 VIETNAM = dt.timezone(dt.timedelta(hours=7))
 SHOWN_WORDINGS = 5
 SHOWN_CHARS = 300
@@ -168,20 +179,36 @@ class ReviewPoster:
 
 @dataclass
 class _Awaiting:
-    """A reviewer pressed "Trả lời": their next message in reply is the answer."""
+    """A reviewer pressed "Trả lời": their next message in reply is the answer. Kept in the
+    conversation state store (slot "review-answer"), so any replica takes the answer."""
 
     group_id: int
     chat_id: int
     prompt_id: int | None
     post_id: int | None
-    since: float
+
+    def data(self) -> dict[str, Any]:
+        return {"group_id": self.group_id, "chat_id": self.chat_id, "prompt_id": self.prompt_id,
+                "post_id": self.post_id}
+
+    @classmethod
+    def of(cls, data: dict[str, Any] | None) -> _Awaiting | None:
+        try:
+            return cls(int(data["group_id"]), int(data["chat_id"]), data.get("prompt_id"), data.get("post_id")) \
+                if data else None
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+def _reviewer_key(chat_id: int, user_id: int) -> str:
+    return hashlib.sha256(f"{chat_id}:{user_id}".encode()).hexdigest()[:32]
 
 
 class ReviewHandlers:
     """The reviewers' side of the Telegram bot: buttons on review posts, answers, /reload."""
 
     def __init__(self, settings: Settings, sender: TelegramSender, queue: ReviewQueue, senders: Senders,
-                 editor: FaqEditor, reloader: Reloader, index: Callable[[], Index]):
+                 editor: FaqEditor, reloader: Reloader, index: Callable[[], Index], state: StateStore):
         self.settings = settings
         self.sender = sender
         self.queue = queue
@@ -190,25 +217,26 @@ class ReviewHandlers:
         self.reloader = reloader
         self.index = index
         self.auth = Authorizer(settings)
-        self._awaiting: dict[tuple[int, int], _Awaiting] = {}
+        self.state = state
 
     def handlers(self) -> list[BaseHandler[Any, Any, Any]]:
-        """For `TelegramChannel(handlers=...)`: they must run before the citizens' handlers."""
+        """For `TelegramChannel(handlers=...)`: they run before the citizens' handlers."""
         return [
             CallbackQueryHandler(self.on_button, pattern=rf"^{PREFIX}:"),
             CommandHandler("reload", self.on_reload),
-            MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT & _AwaitingAnswer(self), self.on_answer_text),
         ]
 
-    def awaiting(self, message: TgMessage) -> _Awaiting | None:
+    def early_handlers(self) -> list[BaseHandler[Any, Any, Any]]:
+        """For `TelegramChannel(early_handlers=...)`: a text that answers a review group is taken
+        here (and goes no further); any other text goes on to the citizens' handlers."""
+        return [MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND, self.on_text)]
+
+    def _awaiting(self, message: TgMessage) -> _Awaiting | None:
         user = message.from_user
         if user is None:
             return None
-        entry = self._awaiting.get((message.chat.id, user.id))
+        entry = _Awaiting.of(self.state.get(STATE_CHANNEL, _reviewer_key(message.chat.id, user.id), STATE_SLOT))
         if entry is None:
-            return None
-        if time.monotonic() - entry.since > AWAIT_TTL:
-            self._awaiting.pop((message.chat.id, user.id), None)
             return None
         if message.chat.type == ChatType.PRIVATE:
             return entry
@@ -216,6 +244,12 @@ class ReviewHandlers:
         if replied is not None and (entry.prompt_id is None or replied.message_id in (entry.prompt_id, entry.post_id)):
             return entry  # prompt_id is None while the prompt is being sent: a quick reply still counts
         return None
+
+    def _await(self, user_id: int, entry: _Awaiting) -> None:
+        self.state.put(STATE_CHANNEL, _reviewer_key(entry.chat_id, user_id), STATE_SLOT, entry.data(), AWAIT_TTL)
+
+    def _done(self, chat_id: int, user_id: int) -> None:
+        self.state.clear(STATE_CHANNEL, _reviewer_key(chat_id, user_id), STATE_SLOT)
 
     # -- buttons -----------------------------------------------------------------------------
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -291,12 +325,14 @@ class ReviewHandlers:
                            quote=False).replace("\x00", who)
         # Wait for the answer before the prompt is out: updates are handled concurrently, and a
         # reply can arrive before send_message returns.
-        entry = self._awaiting[(chat_id, user.id)] = _Awaiting(gid, chat_id, None, post_id, time.monotonic())
+        entry = _Awaiting(gid, chat_id, None, post_id)
+        await asyncio.to_thread(self._await, user.id, entry)
         sent = await self.sender.send(
             chat_id, text, escaped=True, reply_to=post_id,
             markup=ForceReply(selective=True, input_field_placeholder=say.PROMPT_PLACEHOLDER),
         )
         entry.prompt_id = int(sent.message_ids[0]) if sent.message_ids else None
+        await asyncio.to_thread(self._await, user.id, entry)
         await query.answer()
 
     async def _show_candidates(self, query: CallbackQuery, gid: int, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -327,20 +363,25 @@ class ReviewHandlers:
         await self._reply(query.message, self._summary(result))
 
     # -- the reviewer's answer ---------------------------------------------------------------
-    async def on_answer_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
-        if message is None:
-            return
-        entry = self.awaiting(message)
         user = update.effective_user
-        if entry is None or user is None:
+        if message is None or user is None:
             return
+        entry = await asyncio.to_thread(self._awaiting, message)
+        if entry is None:
+            return  # not an answer to a review group: the citizens' handlers take it
+        await self._take_answer(message, user.id, entry, context)
+        raise ApplicationHandlerStop  # the citizens' handlers must not answer it as a question
+
+    async def _take_answer(self, message: TgMessage, user_id: int, entry: _Awaiting,
+                           context: ContextTypes.DEFAULT_TYPE) -> None:
         text = (message.text or "").strip()
-        self._awaiting.pop((message.chat.id, user.id), None)
+        await asyncio.to_thread(self._done, message.chat.id, user_id)
         if text.lower() in CANCEL_WORDS:
             await self._reply(message, say.CANCELLED)
             return
-        if not await self.auth.allowed(context.bot, user.id):
+        if not await self.auth.allowed(context.bot, user_id):
             await self._reply(message, say.REFUSED)
             return
         try:
@@ -392,17 +433,6 @@ class ReviewHandlers:
                                         reply_to=message.message_id)
         if not result.ok:
             log.warning("review: a reply to a reviewer was not delivered: %s", result.problem)
-
-
-class _AwaitingAnswer(filters.MessageFilter):
-    """Messages that answer a review group (see `ReviewHandlers.awaiting`)."""
-
-    def __init__(self, handlers: ReviewHandlers):
-        super().__init__(name="review_answer")
-        self.handlers = handlers
-
-    def filter(self, message: TgMessage) -> bool:
-        return self.handlers.awaiting(message) is not None
 
 
 def _name(user: Any) -> str:
