@@ -93,7 +93,8 @@ class Assistant:
         if d.kind == "faq" and best:
             t = index.target(best.target)
             assert t is not None
-            return Reply(question, "faq", t.answer.strip(), d.score, faq_id=t.id, source=t.source)
+            return Reply(question, "faq", t.answer.strip(), d.score, faq_id=t.id, source=t.source,
+                         matched=t.question)
         if d.kind == "knowledge" and best:
             t = index.target(best.target)
             assert t is not None
@@ -102,6 +103,9 @@ class Assistant:
         if d.kind == "clarify":
             sugg = tuple(Suggestion(c.target, index.target(c.target).question)  # type: ignore[union-attr]
                          for c in d.suggestions)
+            if len(sugg) == 1:  # one plausible entry: ask to confirm it rather than list it
+                return Reply(question, "clarify", replies.CONFIRM.format(question=sugg[0].question), d.score,
+                             suggestions=sugg)
             lines = [replies.CLARIFY] + [f"{i}. {s.question}" for i, s in enumerate(sugg, 1)]
             return Reply(question, "clarify", "\n".join(lines), d.score, suggestions=sugg)
         text = replies.UNANSWERED if self.store else replies.UNANSWERED_NOT_LOGGED
@@ -133,7 +137,7 @@ class Assistant:
         t = self._index.target(faq_id)
         if t is None or t.kind != "faq":
             return Reply(message.text, "unanswered", replies.UNANSWERED_NOT_LOGGED)
-        reply = Reply(t.question, "faq", t.answer.strip(), 1.0, faq_id=t.id, source=t.source)
+        reply = Reply(t.question, "faq", t.answer.strip(), 1.0, faq_id=t.id, source=t.source, matched=t.question)
         return self._log(message, views(t.question).normalized, reply, [])
 
     def reject_suggestions(self, log_id: int | None, message: Message) -> Reply:

@@ -53,6 +53,7 @@ class Reply:
     source: str | None = None
     suggestions: tuple[Suggestion, ...] = ()
     log_id: int | None = None  # id of the stored question record, if logged
+    matched: str | None = None  # FAQ answers: the FAQ question answered, shown first to the citizen
 
     def to_json(self) -> dict:
         return {

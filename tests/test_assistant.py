@@ -133,3 +133,21 @@ def test_reindex_after_one_edit_embeds_only_that_entry(tmp_path, embedder):
     second = build_index(faq, DATA / "knowledge", tmp_path / "idx", embedder, progress=False)
     assert 1 <= second.embedded <= 2  # the edited question, accented and folded
     assert (tmp_path / "idx" / "current").resolve() == second.path
+
+
+def test_one_plausible_entry_is_a_confirmation_question(assistant):
+    from bot.decide import Decided
+    from bot.types import Candidate
+
+    target = next(t for t in assistant.index.targets if t.kind == "faq")
+    only = Candidate(target.id, "faq", confidence=0.8, rank_score=1.0)
+    reply = assistant._reply("câu hỏi", Decided("clarify", only, (only,)), assistant.index)
+    assert reply.kind == "clarify" and [s.faq_id for s in reply.suggestions] == [target.id]
+    assert reply.answer == f"Có phải bạn hỏi: «{target.question}»?"
+    assert reply.to_json()["suggestions"] == [{"faq_id": target.id, "question": target.question}]
+
+
+def test_an_faq_answer_names_the_question_it_answers(assistant):
+    target = next(t for t in assistant.index.targets if t.kind == "faq")
+    reply = assistant.handle(Message(target.question, channel="cli", user_id="u"))
+    assert reply.kind == "faq" and reply.matched == target.question

@@ -408,7 +408,7 @@ def test_cli_chat_rebuilds_a_corrupted_index_and_ask_does_not(index_copy, tmp_pa
 
 # -- Telegram and Zalo answer 429, 500 or time out -----------------------------------------------
 
-from tests.channels.helpers import SpyAssistant, fast_policy, new_chat_id, shown, telegram_channel  # noqa: E402
+from tests.channels.helpers import SpyAssistant, fast_policy, new_chat_id, shown, telegram_channel, telegram_shown  # noqa: E402
 from tests.fakes.telegram_api import FakeTelegramAPI  # noqa: E402
 from tests.fakes.zalo_api import FakeZaloAPI  # noqa: E402
 
@@ -491,7 +491,7 @@ async def test_telegram_send_faults_are_retried_and_logged(fault, assistant):
         statuses = [c.status for c in api.calls_of("sendMessage")]
         [answer] = api.messages_to(chat)
     assert sorted(statuses) == sorted(expected) and statuses[-1] == 504
-    assert answer["_shown"] == shown(spy.reply_to(chat))
+    assert answer["_shown"] == telegram_shown(spy.reply_to(chat))
     _check_log(spy, chat, KNOWN)
 
 
@@ -516,7 +516,7 @@ async def test_zalo_send_faults_are_retried_and_logged(fault, assistant):
         statuses = [c.status for c in api.calls_of("sendMessage")]
         [answer] = api.messages_to(chat)
     assert sorted(statuses) == sorted(expected)
-    assert answer == f"{shown(spy.reply_to(chat))}\n\nCâu trả lời có đúng ý bạn không? Bạn nhắn “đúng” hoặc “sai” nhé."
+    assert answer == f"{shown(spy.reply_to(chat))}\n\nKhông đúng câu bạn hỏi? Bạn gõ “sai”. Đúng rồi thì gõ “đúng” nhé."
     _check_log(spy, chat, KNOWN)
 
 

@@ -45,8 +45,13 @@ def format_answer(answer: str, source: str | None = None) -> str:
 
 
 def reply_text(reply: Reply) -> str:
-    """A reply's text with its source line; knowledge answers already open with their source."""
-    return format_answer(reply.answer, reply.source if reply.kind == "faq" else None)
+    """A reply's text with its source line; an FAQ answer opens with the question it answers
+    (a near-miss answer is then visibly about something else); knowledge answers already open
+    with their source."""
+    text = format_answer(reply.answer, reply.source if reply.kind == "faq" else None)
+    if reply.kind == "faq" and reply.matched and text:
+        return replies.MATCHED_QUESTION.format(question=tidy(reply.matched)) + "\n" + text
+    return text
 
 
 def numbered(items: Iterable[str], start: int = 1) -> str:

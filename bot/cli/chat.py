@@ -37,7 +37,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
         else:
             reply = assistant.handle(message)
         text = common.render_text(reply)
-        if reply.kind == "clarify":
+        if reply.kind == "clarify" and len(reply.suggestions) == 1:  # a yes/no confirmation
+            text += f"\n1. {citizens.CONFIRM_YES}\n0. {citizens.CONFIRM_NO}\n{citizens.CHAT_ANSWER_BY_NUMBER}"
+        elif reply.kind == "clarify":
             text += f"\n0. {citizens.CLARIFY_NONE}\n{citizens.CHAT_ANSWER_BY_NUMBER}"
         print(citizens.CHAT_SPEAKER + text)
         last = reply

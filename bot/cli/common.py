@@ -63,10 +63,13 @@ def assistant(settings: Settings, index_dir: str | None, log_questions: bool, re
 
 
 def render_text(reply: Reply) -> str:
-    """A reply as the console shows it (ask, chat): the answer, then its source for an FAQ entry."""
+    """A reply as the console shows it (ask, chat): for an FAQ entry the question it answers,
+    the answer, then its source."""
     from bot.replies import citizens
 
     text = reply.answer
     if reply.kind == "faq" and reply.source:
         text += "\n" + citizens.SOURCE_LINE.format(source=reply.source)
+    if reply.kind == "faq" and reply.matched:
+        text = citizens.MATCHED_QUESTION.format(question=reply.matched) + "\n" + text
     return text

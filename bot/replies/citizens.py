@@ -51,8 +51,9 @@ FEEDBACK_HELPFUL = "👍 Hữu ích"
 FEEDBACK_WRONG = "👎 Chưa đúng"
 ZALO_TOPICS_FOOTER = "Bạn trả lời bằng một số để xem các câu hỏi, hoặc gõ câu hỏi của mình."
 ZALO_QUESTIONS_FOOTER = "Bạn trả lời bằng số thứ tự để xem câu trả lời."
+ZALO_CONFIRM_FOOTER = "Bạn trả lời 1 hoặc 0."
 ZALO_CLARIFY_FOOTER = "Bạn trả lời bằng số thứ tự (1–{n}), hoặc 0 nếu không có câu nào đúng."
-ZALO_FEEDBACK_HINT = "Câu trả lời có đúng ý bạn không? Bạn nhắn “đúng” hoặc “sai” nhé."
+ZALO_FEEDBACK_HINT = "Không đúng câu bạn hỏi? Bạn gõ “sai”. Đúng rồi thì gõ “đúng” nhé."
 ZALO_OUT_OF_RANGE = "Bạn hãy trả lời bằng một số từ {low} đến {high}, hoặc gõ câu hỏi của mình."
 ZALO_EXPIRED_CHOICE = "Danh sách lựa chọn đã hết hạn. Bạn hãy gõ lại câu hỏi nhé."
 
@@ -80,3 +81,10 @@ HELP_NUMBERS = "• Trên Zalo, khi tôi gửi danh sách có đánh số, bạn
 HELP_RATE = (
     "• Sau mỗi câu trả lời, bạn nhắn “đúng” hoặc “sai” để cho tôi biết câu trả lời có đúng ý không."
 )
+
+# Showing what was matched (a near-miss answer is visibly about something else)
+MATCHED_QUESTION = "Về câu hỏi: «{question}»"
+CONFIRM = "Có phải bạn hỏi: «{question}»?"
+CONFIRM_YES = "Đúng"
+CONFIRM_NO = "Không phải"
+FEEDBACK_PROMPT = "Không đúng câu bạn hỏi? Bấm 👎"

@@ -162,9 +162,20 @@ def zalo_channel(assistant: Any, api: Any, *, policy: Any = None, **kwargs: Any)
 
 def shown(reply: Reply) -> str:
     """What a citizen must see for a core reply, written out here rather than taken from the
-    channels' own rendering (bot.channels.render is what these tests check): the answer, then
-    "Nguồn: …" for FAQ answers (knowledge answers open with their source already)."""
+    channels' own rendering (bot.channels.render is what these tests check): for FAQ answers the
+    question answered, the answer, then "Nguồn: …" (knowledge answers open with their source)."""
     text = "\n".join(line.rstrip() for line in reply.answer.strip().splitlines())
     if reply.kind == "faq" and reply.source:
         text += f"\n\nNguồn: {reply.source.strip()}"
+    if reply.kind == "faq" and reply.matched:
+        text = f"Về câu hỏi: «{reply.matched}»\n{text}"
     return text
+
+
+TELEGRAM_FEEDBACK = "\n\nKhông đúng câu bạn hỏi? Bấm 👎"  # under answers that have the 👍/👎 buttons
+
+
+def telegram_shown(reply: Reply) -> str:
+    """`shown`, plus the line that points to the 👎 button under answers that have it."""
+    feedback = reply.kind in ("faq", "knowledge") and reply.log_id is not None
+    return shown(reply) + (TELEGRAM_FEEDBACK if feedback else "")

@@ -13,7 +13,7 @@ from bot.replies import citizens as replies
 EXPIRED_BUTTON = "Nút này đã hết hạn. Bạn hãy gõ lại câu hỏi nhé."
 from bot.config import Settings
 from bot.server import build_server
-from tests.channels.helpers import as_answer, as_clarify, fast_policy, new_chat_id, serving, shown, telegram_channel
+from tests.channels.helpers import as_answer, as_clarify, fast_policy, new_chat_id, serving, telegram_channel, telegram_shown
 from tests.fakes.telegram_api import FakeTelegramAPI
 
 
@@ -69,8 +69,8 @@ async def test_topic_menu_then_question(telegram_api, spy):
     assert args[0] == questions[0].faq_id
     assert args[1].text == f"1. {questions[0].question}"  # the button the citizen tapped
     assert reply.kind == "faq" and reply.faq_id == questions[0].faq_id
-    assert answer["_shown"] == shown(reply)
-    assert answer["_shown"].endswith(f"Nguồn: {reply.source}")
+    assert answer["_shown"] == telegram_shown(reply)
+    assert f"Nguồn: {reply.source}\n\nKhông đúng câu bạn hỏi? Bấm 👎" in answer["_shown"]
 
 
 @pytest.mark.parametrize("helpful", [True, False])
@@ -109,7 +109,7 @@ async def test_text_question_gets_the_right_answer_after_typing(telegram_api, sp
         [answer] = await ask(telegram_api, chat, telegram_api.text_update(chat, question.question))
     reply = spy.reply_to(chat)
     assert (reply.kind, reply.faq_id) == ("faq", question.faq_id)
-    assert answer["_shown"] == shown(reply)
+    assert answer["_shown"] == telegram_shown(reply)
     methods = [c.method for c in telegram_api.calls if c.method in ("sendChatAction", "sendMessage")]
     assert methods == ["sendChatAction", "sendMessage"]
     assert telegram_api.calls_of("sendChatAction")[0].params["action"] == "typing"
@@ -130,13 +130,30 @@ async def test_clarify_buttons_pick_and_none_of_these(telegram_api, spy, faq_que
         [answer] = await tap(telegram_api, chat, clarify, f"q:{suggestions[1].faq_id}")
         [(args, reply)] = spy.calls_of("answer_faq")
         assert args[0] == suggestions[1].faq_id and reply.faq_id == suggestions[1].faq_id
-        assert answer["_shown"] == shown(reply)
+        assert answer["_shown"] == telegram_shown(reply)
 
         [rejected] = await tap(telegram_api, chat, clarify, none_data)
         [(args, reply)] = spy.calls_of("reject_suggestions")
         assert args[0] == log_id
-        assert rejected["_shown"] == shown(reply)
+        assert rejected["_shown"] == telegram_shown(reply)
         await telegram_api.await_for(lambda calls: telegram_api.calls_of("editMessageReplyMarkup"))
+
+
+async def test_one_plausible_entry_is_confirmed_with_yes_and_no(telegram_api, spy, faq_questions):
+    chat = new_chat_id()
+    only = faq_questions[0]
+    spy.script["giấy tờ đó làm sao"] = lambda reply: as_clarify([only])(reply)
+    async with polling(telegram_api, spy):
+        [confirm] = await ask(telegram_api, chat, telegram_api.text_update(chat, "giấy tờ đó làm sao"))
+        log_id = spy.reply_to(chat).log_id
+        none_data = f"n:{log_id if log_id is not None else ''}"
+        assert telegram_api.buttons(confirm) == [("Đúng", f"q:{only.faq_id}"), ("Không phải", none_data)]
+        [answer] = await tap(telegram_api, chat, confirm, f"q:{only.faq_id}")
+        [(args, reply)] = spy.calls_of("answer_faq")
+        assert args[0] == only.faq_id and answer["_shown"].startswith(f"Về câu hỏi: «{only.question}»\n")
+        [rejected] = await tap(telegram_api, chat, confirm, none_data)
+        [(args, _)] = spy.calls_of("reject_suggestions")
+        assert args[0] == log_id and "tổ công nghệ số cộng đồng" in rejected["_shown"]
 
 
 async def test_long_answer_is_split_and_html_escaped(telegram_api, spy):
@@ -159,8 +176,8 @@ async def test_long_answer_is_split_and_html_escaped(telegram_api, spy):
     assert all(c.status == 200 for c in api.calls if c.method == "sendMessage")  # Telegram accepted all
     parts = [m["_shown"] for m in sent]
     reply = spy.reply_to(chat)
-    assert "\n\n".join(parts) == shown(reply)  # split only at paragraph boundaries here
-    assert parts[-1].endswith("Nguồn: Bộ Công an <C06> & Sở TT&TT")
+    assert "\n\n".join(parts) == telegram_shown(reply)  # split only at paragraph boundaries here
+    assert parts[-1].endswith("Nguồn: Bộ Công an <C06> & Sở TT&TT\n\nKhông đúng câu bạn hỏi? Bấm 👎")
     assert "&lt;VNeID&gt; &amp; chọn *Đăng nhập*" in sent[0]["text"]  # Markdown characters untouched
     assert all(not api.buttons(m) for m in sent[:-1]) and api.buttons(sent[-1])
 
@@ -196,7 +213,7 @@ async def test_group_answers_only_when_mentioned_or_replied_to(telegram_api, spy
         )
     handled = [args[0].text for args, _ in spy.calls_of("handle")]
     assert handled == [question, question]  # the mention is stripped, the first one ignored
-    assert mentioned["_shown"] == replied["_shown"] == shown(spy.reply_to(group))
+    assert mentioned["_shown"] == replied["_shown"] == telegram_shown(spy.reply_to(group))
 
 
 async def test_flood_control_retry_after_is_honoured(telegram_api, spy, faq_questions):
@@ -213,7 +230,7 @@ async def test_flood_control_retry_after_is_honoured(telegram_api, spy, faq_ques
     failed, succeeded = api.calls_of("sendMessage")
     assert failed.status == 429 and succeeded.status == 200
     assert succeeded.at - failed.at >= 1.0
-    assert answer["_shown"] == shown(spy.reply_to(chat))
+    assert answer["_shown"] == telegram_shown(spy.reply_to(chat))
 
 
 async def test_server_errors_are_retried(telegram_api, spy, faq_questions):
@@ -223,7 +240,7 @@ async def test_server_errors_are_retried(telegram_api, spy, faq_questions):
     async with polling(api, spy):
         [answer] = await ask(api, chat, api.text_update(chat, faq_questions[0].question))
     assert [c.status for c in api.calls_of("sendMessage")] == [500, 500, 200]
-    assert answer["_shown"] == shown(spy.reply_to(chat))
+    assert answer["_shown"] == telegram_shown(spy.reply_to(chat))
 
 
 async def test_webhook_mode_through_the_asgi_server(telegram_api, spy, faq_questions, tmp_path):
@@ -261,7 +278,7 @@ async def test_webhook_mode_through_the_asgi_server(telegram_api, spy, faq_quest
         await api.await_for(lambda calls: len(spy.store.outcomes("telegram")) == 2)
         assert spy.store.outcomes("telegram") == [True, False]  # the redelivery was claimed already
     [answer] = api.messages_to(chat)
-    assert answer["_shown"] == shown(spy.reply_to(chat))
+    assert answer["_shown"] == telegram_shown(spy.reply_to(chat))
     assert len(spy.calls_of("handle")) == 1
 
 
@@ -276,7 +293,7 @@ async def test_hundred_simultaneous_chats(telegram_api, spy, faq_questions):
         [answer] = api.messages_to(chat)
         reply = spy.reply_to(chat)
         assert (reply.kind, reply.faq_id) == ("faq", question.faq_id)
-        assert answer["_shown"] == shown(reply)
+        assert answer["_shown"] == telegram_shown(reply)
 
 
 async def test_stale_buttons_and_the_per_person_rate_limit(telegram_api, spy, faq_questions):

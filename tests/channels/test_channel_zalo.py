@@ -26,7 +26,7 @@ from tests.fakes.zalo_api import FakeZaloAPI
 
 TOKEN = "12345:abc-secret"
 
-FEEDBACK_HINT = "Câu trả lời có đúng ý bạn không? Bạn nhắn “đúng” hoặc “sai” nhé."
+FEEDBACK_HINT = "Không đúng câu bạn hỏi? Bạn gõ “sai”. Đúng rồi thì gõ “đúng” nhé."
 
 
 # -- client, over a mocked transport ------------------------------------------------------------
@@ -252,6 +252,23 @@ async def test_clarify_numbers_and_zero(zalo_api, spy, faq_questions):
         [rejected] = await say(api, chat, "0")
         [(args, reply)] = spy.calls_of("reject_suggestions")
         assert args[0] == log_id and rejected == shown(reply)
+
+
+async def test_one_plausible_entry_is_confirmed_by_number_or_word(zalo_api, spy, faq_questions):
+    api = zalo_api
+    only = faq_questions[0]
+    spy.script["giấy tờ đó làm sao"] = as_clarify([only])
+    async with polling(api, spy):
+        chat = chat_id()
+        [confirm] = await say(api, chat, "giấy tờ đó làm sao")
+        assert confirm.endswith("\n1. Đúng\n0. Không phải\n\nBạn trả lời 1 hoặc 0.")
+        [answer] = await say(api, chat, "đúng ạ")
+        [(args, reply)] = spy.calls_of("answer_faq")
+        assert args[0] == only.faq_id and answer.startswith(f"Về câu hỏi: «{only.question}»\n")
+        other = chat_id()
+        await say(api, other, "giấy tờ đó làm sao")
+        [rejected] = await say(api, other, "không phải")
+        assert len(spy.calls_of("reject_suggestions")) == 1 and "tổ công nghệ số cộng đồng" in rejected
 
 
 async def test_choices_expire(zalo_api, spy):

@@ -422,12 +422,18 @@ class TelegramChannel:
             log.warning("Telegram: a reply was not delivered (%s): %s", result.outcome, result.problem)
 
     def _markup(self, reply: Reply) -> InlineKeyboardMarkup | None:
+        none_data = f"{CB_NONE}:{reply.log_id if reply.log_id is not None else ''}"
+        if reply.kind == "clarify" and len(reply.suggestions) == 1:  # "Có phải bạn hỏi: «…»?"
+            only = reply.suggestions[0]
+            return InlineKeyboardMarkup([[
+                InlineKeyboardButton(replies.CONFIRM_YES, callback_data=self._codec.pack(CB_QUESTION, only.faq_id)),
+                InlineKeyboardButton(replies.CONFIRM_NO, callback_data=none_data),
+            ]])
         if reply.kind == "clarify" and reply.suggestions:
             rows = [
                 [InlineKeyboardButton(s.question, callback_data=self._codec.pack(CB_QUESTION, s.faq_id))]
                 for s in reply.suggestions
             ]
-            none_data = f"{CB_NONE}:{reply.log_id if reply.log_id is not None else ''}"
             rows.append([InlineKeyboardButton(replies.CLARIFY_NONE, callback_data=none_data)])
             return InlineKeyboardMarkup(rows)
         if reply.kind in ("faq", "knowledge") and reply.log_id is not None:
@@ -449,4 +455,7 @@ class TelegramChannel:
         reply_to = None
         if chat.type != ChatType.PRIVATE and update.message:
             reply_to = update.message.message_id
-        await self._send(chat.id, _reply_text(reply), self._markup(reply), reply_to)
+        text = _reply_text(reply)
+        if reply.kind in ("faq", "knowledge") and reply.log_id is not None:
+            text += "\n\n" + replies.FEEDBACK_PROMPT  # the 👎 button below sends it to the community team
+        await self._send(chat.id, text, self._markup(reply), reply_to)

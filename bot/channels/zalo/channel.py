@@ -43,7 +43,8 @@ log = logging.getLogger(__name__)
 GREETINGS = {"xin chào", "chào", "chào bạn", "chào bot", "hello", "hi", "alo"}
 GREETED_TTL = 30 * 24 * 3600.0  # a citizen greeted once is not greeted again for a month
 YES_WORDS = {"đúng", "dung", "đúng rồi", "đúng ạ", "có", "co", "👍"}
-NO_WORDS = {"sai", "sai rồi", "không", "khong", "ko", "không đúng", "chưa đúng", "chưa", "👎"}
+NO_WORDS = {"sai", "sai rồi", "không", "khong", "ko", "không đúng", "chưa đúng", "chưa", "không phải", "khong phai",
+            "👎"}
 _NUMBER = re.compile(r"^\s*(?:số\s*)?(\d{1,2})\s*[.)]?\s*$", re.IGNORECASE)
 
 
@@ -262,8 +263,11 @@ class ZaloChannel:
         message = Message(text=text, channel=CHANNEL, user_id=incoming.user_id, chat_id=chat_id)
         number = _NUMBER.match(text)
 
+        confirming = chat.choices is not None and chat.choices.kind == "clarify" and len(chat.choices.options) == 1
         if number and chat.choices:
             await self._choose(chat, chat.choices, int(number.group(1)), message)
+        elif confirming and chat.choices and words in YES_WORDS | NO_WORDS:  # "đúng" / "không phải"
+            await self._choose(chat, chat.choices, 1 if words in YES_WORDS else 0, message)
         elif chat.feedback_log_id is not None and words in YES_WORDS | NO_WORDS:
             log_id, chat.feedback_log_id = chat.feedback_log_id, None
             helpful = words in YES_WORDS
@@ -368,6 +372,10 @@ def render_clarify(reply: Reply) -> str:
     The assistant's clarify text already lists the suggestions as `1. ...`; a text without the
     list gets one, so that the numbers always match the suggestions.
     """
+    if len(reply.suggestions) == 1:  # "Có phải bạn hỏi: «…»?": 1 for yes, 0 for no
+        text = reply_text(reply) or replies.CONFIRM.format(question=reply.suggestions[0].question)
+        return (f"{text}\n1. {replies.CONFIRM_YES}\n0. {replies.CONFIRM_NO}\n\n"
+                f"{replies.ZALO_CONFIRM_FOOTER}")
     text = reply_text(reply)
     listed = numbered(s.question for s in reply.suggestions)
     if listed not in text:
