@@ -125,7 +125,7 @@ async def test_a_reload_under_continuous_querying_loses_no_request(env, tg):
             entry = entries[n % len(entries)]
             chat = new_chat_id()
             tg.push(tg.text_update(chat, entry.question))
-            asked.append((chat, entry.answer.split("\n")[0], time.monotonic()))
+            asked.append((chat, f"Về câu hỏi: «{entry.question}»\n{entry.answer.splitlines()[0]}", time.monotonic()))
             n += 1
             await asyncio.sleep(0.08)
 
