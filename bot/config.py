@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     review_group_cosine: float = 0.95  # cosine to a review group's centroid from which a question joins it
     review_poll_seconds: float = 5.0  # `serve`: how often new review items are grouped and posted
 
+    # Web chat (bot/channels/web)
+    web_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)  # empty: the bot's own origin
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)  # may set X-Forwarded-For
+    web_ip_rate_limit_per_minute: int = 120  # questions per minute from one address (a whole office)
+
     # Abuse protection
     rate_limit_per_minute: int = 20
 
@@ -90,6 +95,13 @@ class Settings(BaseSettings):
     @classmethod
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @field_validator("web_origins", "trusted_proxies", mode="before")
+    @classmethod
+    def _comma_strings(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("review_chat_ids", "admin_ids", mode="before")
     @classmethod

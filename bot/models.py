@@ -96,3 +96,23 @@ class ConversationState(Base):
     data: Mapped[dict] = mapped_column(JSON, default=dict)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class WebSession(Base):
+    """A web-chat session. `key` is a hash of the session token the browser holds (the token
+    itself is never stored); the key is also the chat id of the session's review items."""
+
+    __tablename__ = "web_sessions"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+
+class WebMessage(Base):
+    """A message for a web session that arrived after its question (a community team's answer)."""
+
+    __tablename__ = "web_messages"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_key: Mapped[str] = mapped_column(ForeignKey("web_sessions.key", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    text: Mapped[str] = mapped_column(Text)

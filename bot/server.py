@@ -27,18 +27,21 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from bot.assistant import Assistant
 from bot.channels.common import Metrics
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.telegram.review import ReviewHandlers, ReviewPoster
 from bot.channels.telegram.sender import TelegramSender
+from bot.channels.web.channel import WebChannel
+from bot.channels.web.sessions import WebSender, WebSessions
 from bot.channels.zalo.channel import ZaloChannel
 from bot.channels.zalo.sender import ZaloSender
 from bot.config import Settings
 from bot.outbound import NoSender, RetryPolicy, Sender
 from bot.reload import Reloader
+from bot.replies import admins
 from bot.review.actions import faq_editor
 from bot.review.queue import ReviewQueue
 from bot.review.worker import ReviewWorker
@@ -49,10 +52,6 @@ log = logging.getLogger(__name__)
 
 SECRETS_FILE = "webhook-secrets.json"
 _TELEGRAM_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
-
-
-class NoChannelConfigured(RuntimeError):
-    """Neither a Telegram nor a Zalo token is set."""
 
 
 class Channel(Protocol):
@@ -115,9 +114,13 @@ def build_senders(settings: Settings, policy: RetryPolicy | None = None) -> dict
 
 
 @asynccontextmanager
-async def open_senders(settings: Settings, policy: RetryPolicy | None = None) -> AsyncIterator[dict[str, Sender]]:
-    """The senders for a command that sends without serving (`trolyso review answer`)."""
+async def open_senders(settings: Settings, policy: RetryPolicy | None = None,
+                       store: Store | None = None) -> AsyncIterator[dict[str, Sender]]:
+    """The senders for a command that sends without serving (`trolyso review answer`); with the
+    store, web-chat sessions get their answers too."""
     senders = build_senders(settings, policy)
+    if store is not None:
+        senders["web"] = WebSender(WebSessions(store.sessions))
     try:
         for sender in senders.values():
             await sender.start()
@@ -193,14 +196,8 @@ async def _flush_spool(store: Store, every: float) -> None:
         await asyncio.sleep(every)
 
 
-def build_services(settings: Settings, assistant: Assistant, metrics: Metrics | None = None,
-                   *, require_channel: bool = True) -> Services:
+def build_services(settings: Settings, assistant: Assistant, metrics: Metrics | None = None) -> Services:
     """Build every part of `serve` and wire them together (nothing is started yet)."""
-    if require_channel and not settings.telegram_token and not settings.zalo_token:
-        raise NoChannelConfigured(
-            "No channel is configured: set TROLYSO_TELEGRAM_TOKEN and/or TROLYSO_ZALO_TOKEN "
-            "to serve citizens, or try the assistant in a terminal with `trolyso chat`."
-        )
     public_url = (settings.public_url or "").rstrip("/")
     if public_url and not public_url.startswith("https://"):
         raise ValueError(f"TROLYSO_PUBLIC_URL must be an https:// address, not {public_url!r}")
@@ -212,6 +209,12 @@ def build_services(settings: Settings, assistant: Assistant, metrics: Metrics | 
     store = assistant.store
     state: StateStore = (SqlStateStore(store.sessions, ensure_schema=store.ensure_schema) if store is not None
                          else MemoryStateStore())
+
+    web = None
+    if store is not None:  # the web chat keeps its sessions in the database
+        sessions = WebSessions(store.sessions)
+        senders["web"] = WebSender(sessions)
+        web = WebChannel(assistant, sessions, settings, metrics)
 
     poster = ReviewPoster(settings, telegram) if telegram and settings.review_chat_ids else None
     reloader = Reloader(settings, assistant, notify=poster.notice if poster else None)
@@ -249,6 +252,8 @@ def build_services(settings: Settings, assistant: Assistant, metrics: Metrics | 
         ))
     else:
         log.info("Zalo: TROLYSO_ZALO_TOKEN is not set; the Zalo channel is off")
+    if web is not None:
+        services.channels.append(web)
     return services
 
 
@@ -284,10 +289,13 @@ def create_app(channels: Sequence[Channel], metrics: Metrics,
     async def metrics_endpoint(request: Request) -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    routes = [Route("/healthz", healthz), Route("/metrics", metrics_endpoint)]
+    routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/metrics", metrics_endpoint)]
     routes += [
         Route(f"/{c.name}/webhook", c.webhook, methods=["POST"]) for c in channels if c.mode == "webhook"
     ]
+    for channel in channels:  # channels that serve pages and an API of their own (the web chat)
+        if isinstance(channel, WebChannel):
+            routes += channel.routes()
 
     @asynccontextmanager
     async def run(app: Starlette) -> AsyncIterator[None]:
@@ -353,6 +361,9 @@ async def serve(settings: Settings, assistant: Assistant) -> None:
     until stopped."""
     _protect_tokens(settings)
     server = build_server(settings, assistant)
+    host, port = parse_listen(settings.listen)
+    shown = f"[{host}]" if ":" in host else ("127.0.0.1" if host in ("0.0.0.0", "") else host)
+    print(admins.WEB_READY.format(url=f"http://{shown}:{port}/"), flush=True)
     await server.serve()
     if not server.started:
         raise RuntimeError("The server did not start; see the log above")

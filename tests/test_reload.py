@@ -74,7 +74,7 @@ async def test_an_invalid_faq_edit_keeps_the_old_index_serving_and_tells_the_adm
     good = env.faq.read_text(encoding="utf-8")
     question = next(e for e in load_faq(env.faq).entries if e.id == "tinrac-bao-cao-5656").question
     line = good[: good.index("  - id: tinrac-bao-cao-5656")].count("\n") + 1
-    async with build_services(env.settings, env.assistant, require_channel=False).running() as services:
+    async with build_services(env.settings, env.assistant).running() as services:
         serving = env.assistant.index
         # an admin breaks an id by hand: the watch notices, the build refuses, admins are told
         save(env.faq, good.replace("  - id: tinrac-bao-cao-5656\n", "  - id: Tin Rac\n"))
@@ -103,7 +103,7 @@ async def test_an_invalid_faq_edit_keeps_the_old_index_serving_and_tells_the_adm
 
 
 async def test_sighup_reloads(env):
-    async with build_services(env.settings, env.assistant, require_channel=False).running() as services:
+    async with build_services(env.settings, env.assistant).running() as services:
         assert services.reloader.signal_installed  # never send SIGHUP without our handler
         serving = env.assistant.index
         os.kill(os.getpid(), signal.SIGHUP)

@@ -46,7 +46,7 @@ class Metrics:
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=self.registry,
         )
-        for channel in ("telegram", "zalo"):  # export zeros so every series exists from the start
+        for channel in ("telegram", "zalo", "web"):  # export zeros so every series exists from the start
             self.errors.labels(channel)
             for kind in KINDS:
                 self.questions.labels(channel, kind)

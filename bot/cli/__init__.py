@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.register(sub)  # trolyso ask
     chat.register(sub)  # trolyso chat
     evaluation.register(sub)  # trolyso eval
-    serve.register(sub, console=chat.cmd_chat)  # trolyso serve, trolyso start (chat without a token)
+    serve.register(sub)
     privacy.register(sub)  # trolyso privacy purge
     review.register(sub)  # trolyso review ...
     return p

@@ -128,7 +128,7 @@ def cmd_answer(args: argparse.Namespace) -> int:
     queue = _queue(args)
 
     async def run() -> ActionResult:
-        async with open_senders(common.settings()) as senders:
+        async with open_senders(common.settings(), store=queue.store) as senders:
             return await answer_group(queue, senders, args.id, args.text)
 
     _report(asyncio.run(run()), "answered")
@@ -144,7 +144,7 @@ def cmd_link(args: argparse.Namespace) -> int:
     queue = _queue(args)
 
     async def run() -> ActionResult:
-        async with open_senders(settings) as senders:
+        async with open_senders(settings, store=queue.store) as senders:
             return await link_group(queue, senders, faq_editor(settings), args.id, args.faq_id)
 
     result = asyncio.run(run())

@@ -11,6 +11,6 @@ RELOAD_FAILED = (
 MORE_ERRORS = "… và {n} lỗi khác (xem nhật ký của bot)."
 
 # Command line
-NO_CHANNEL_TOKEN_CHAT = (
-    "Không có token kênh nào (TROLYSO_TELEGRAM_TOKEN, TROLYSO_ZALO_TOKEN): mở trò chuyện trên console."
-)
+
+# Serving
+WEB_READY = "Trợ lý số đang chạy. Mở {url} trong trình duyệt để trò chuyện."

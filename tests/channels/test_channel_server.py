@@ -11,12 +11,11 @@ import pytest
 from bot.channels.common import Metrics, UserRateLimit
 from bot.config import Settings
 from bot.server import (
-    NoChannelConfigured,
     _protect_tokens,
     build_channels,
     build_server,
+    build_services,
     parse_listen,
-    serve,
     webhook_secrets,
 )
 from tests.channels.helpers import new_chat_id, serving
@@ -27,18 +26,18 @@ def make_settings(tmp_path, **overrides) -> Settings:
     return Settings(_env_file=None, **{**values, **overrides})
 
 
-async def test_no_token_is_a_clear_error_pointing_to_chat(tmp_path, spy):
-    with pytest.raises(NoChannelConfigured, match="trolyso chat"):
-        await serve(make_settings(tmp_path), spy)
+def test_without_tokens_serve_runs_the_web_chat(tmp_path, spy):
+    channels = build_services(make_settings(tmp_path), spy, Metrics()).channels
+    assert [(c.name, c.mode) for c in channels] == [("web", "web")]
 
 
 def test_a_channel_without_token_is_skipped_with_a_log_line(tmp_path, spy, caplog):
     caplog.set_level(logging.INFO, logger="bot.server")
     channels = build_channels(make_settings(tmp_path, zalo_token="1:z"), spy, Metrics())
-    assert [(c.name, c.mode) for c in channels] == [("zalo", "polling")]
+    assert [(c.name, c.mode) for c in channels] == [("zalo", "polling"), ("web", "web")]
     assert "TROLYSO_TELEGRAM_TOKEN is not set" in caplog.text
     channels = build_channels(make_settings(tmp_path, telegram_token="1:t"), spy, Metrics())
-    assert [(c.name, c.mode) for c in channels] == [("telegram", "polling")]
+    assert [(c.name, c.mode) for c in channels] == [("telegram", "polling"), ("web", "web")]
     assert "TROLYSO_ZALO_TOKEN is not set" in caplog.text
 
 
@@ -77,7 +76,7 @@ async def test_healthz_and_metrics_with_both_channels_polling(tmp_path, spy, faq
     chat = f"z{new_chat_id()}"
     async with serving(build_server(settings, spy)) as base, httpx.AsyncClient(base_url=base) as http:
         health = await http.get("/healthz")
-        assert health.json() == {"status": "ok", "channels": {"telegram": "polling", "zalo": "polling"}}
+        assert health.json() == {"status": "ok", "channels": {"telegram": "polling", "zalo": "polling", "web": "web"}}
         assert (await http.post("/telegram/webhook", json={})).status_code in (404, 405)
         assert (await http.post("/zalo/webhook", json={})).status_code in (404, 405)
 

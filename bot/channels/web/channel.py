@@ -1,0 +1,322 @@
+"""The web chat: a JSON API over the Assistant, the widget's script, and a demo portal page.
+
+    POST /api/chat      {"session": null | "<token>", "text": "..."}
+                        -> {"session", "reply_id", "kind", "answer", "source", "suggestions", "matched"}
+    POST /api/choose    {"session", "faq_id"} (a suggestion or topic question: its answer)
+                        {"session", "category"} -> {"session", "kind": "topic", "questions": [...]}
+                        {"session", "none_of": reply_id} ("none of these": to the community team)
+    POST /api/feedback  {"session", "reply_id", "helpful"}
+    POST /api/forget    {"session"}             ("Xóa cuộc trò chuyện": the session is deleted)
+    GET  /api/start     greeting, topics and every text the widget shows (Vietnamese lives here)
+    GET  /api/messages?session=…&after=N        answers that arrived later (a community team's)
+    GET  /widget.js     the widget (`<script src="https://BOT/widget.js" data-title="…" async>`)
+    GET  /              a demo page of a provincial portal with the widget
+
+A channel like the others: questions go through `Assistant.handle` (channel `web`, the user id is
+the session's key, hashed again like every user id), unanswered ones reach the review loop, and
+a reviewer's answer comes back through `WebSender`. Safe on the open internet: only
+`TROLYSO_WEB_ORIGINS` (or the bot's own origin) get CORS grants and may post; per-session and
+per-address rate limits (the address from X-Forwarded-For only behind `TROLYSO_TRUSTED_PROXIES`);
+bodies over 16 KB and texts over 2,000 characters get 413; malformed JSON 400, wrong fields 422;
+answers are plain text (the widget never renders HTML from the server).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from importlib import resources
+from ipaddress import ip_address, ip_network
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot.channels import common
+from bot.channels.web.sessions import CHANNEL, WebSessions
+from bot.replies import citizens as replies
+from bot.types import Message, Reply
+
+if TYPE_CHECKING:
+    from bot.assistant import Assistant
+    from bot.channels.common import Metrics
+    from bot.config import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 16 * 1024
+MAX_TEXT = 2000
+CSP = ("default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class BadRequest(Exception):
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+def _static(name: str) -> bytes:
+    return resources.files("bot.channels.web").joinpath("static", name).read_bytes()
+
+
+def _texts() -> dict[str, str]:
+    """Every sentence the widget shows, from bot.replies.citizens (the widget has none of its own)."""
+    return {
+        "title": replies.WEB_TITLE, "open": replies.WEB_OPEN, "close": replies.WEB_CLOSE,
+        "placeholder": replies.WEB_PLACEHOLDER, "send": replies.WEB_SEND, "clear": replies.WEB_CLEAR,
+        "cleared": replies.WEB_CLEARED, "typing": replies.WEB_TYPING, "you": replies.WEB_YOU,
+        "bot": replies.WEB_BOT, "team": replies.WEB_TEAM, "error": replies.WEB_ERROR,
+        "tooLong": replies.WEB_TOO_LONG, "helpful": replies.WEB_HELPFUL, "notHelpful": replies.WEB_NOT_HELPFUL,
+        "thanks": replies.FEEDBACK_THANKS, "sorry": replies.FEEDBACK_SORRY, "source": replies.WEB_SOURCE,
+        "topics": replies.TOPICS, "topicQuestions": replies.TOPIC_QUESTIONS, "none": replies.CLARIFY_NONE,
+        "yes": replies.CONFIRM_YES, "no": replies.CONFIRM_NO, "matched": replies.MATCHED_QUESTION,
+        "feedbackPrompt": replies.FEEDBACK_PROMPT, "rateLimited": replies.RATE_LIMITED,
+    }
+
+
+class WebChannel:
+    """The web adapter: routes for the ASGI app (no polling, no webhook of a provider)."""
+
+    name = CHANNEL
+
+    def __init__(self, assistant: Assistant, sessions: WebSessions, settings: Settings,
+                 metrics: Metrics | None = None) -> None:
+        self.assistant = assistant
+        self.sessions = sessions
+        self.metrics = metrics
+        self.origins = {o.lower() for o in settings.web_origins}
+        self.proxies = [ip_network(p, strict=False) for p in settings.trusted_proxies]
+        self._per_session = common.UserRateLimit(settings.rate_limit_per_minute)
+        self._per_address = common.UserRateLimit(settings.web_ip_rate_limit_per_minute)
+
+    @property
+    def mode(self) -> str:
+        return "web"
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def webhook(self, request: Request) -> Response:
+        return Response(status_code=404)
+
+    def routes(self) -> list[Route]:
+        api = [("/api/chat", self.chat), ("/api/choose", self.choose), ("/api/feedback", self.feedback),
+               ("/api/forget", self.forget)]
+        return [
+            *(Route(path, self._guard(fn), methods=["POST", "OPTIONS"]) for path, fn in api),
+            Route("/api/start", self._guard(self.start_info), methods=["GET", "OPTIONS"]),
+            Route("/api/messages", self._guard(self.messages), methods=["GET", "OPTIONS"]),
+            Route("/widget.js", self.widget, methods=["GET"]),
+            Route("/demo.css", self.demo_css, methods=["GET"]),
+            Route("/", self.demo, methods=["GET"]),
+        ]
+
+    # -- safety --------------------------------------------------------------------------------
+
+    def _allowed(self, request: Request) -> tuple[bool, str | None]:
+        """(may call the API, origin to grant CORS to). No Origin header: not a browser's
+        cross-site request (curl, the same page's navigation), allowed without a grant."""
+        origin = request.headers.get("origin")
+        if not origin:
+            return True, None
+        origin = origin.rstrip("/").lower()
+        own = f"{request.url.scheme}://{request.url.netloc}".lower()
+        forwarded = request.headers.get("x-forwarded-host")
+        if origin == own or (forwarded and self._from_proxy(request) and origin.endswith("://" + forwarded.lower())):
+            return True, None
+        if origin in self.origins:
+            return True, origin
+        return False, None
+
+    def _from_proxy(self, request: Request) -> bool:
+        client = request.client.host if request.client else ""
+        try:
+            address = ip_address(client)
+        except ValueError:
+            return False
+        return any(address in net for net in self.proxies)
+
+    def client_address(self, request: Request) -> str:
+        """The citizen's address: X-Forwarded-For is believed only from a trusted proxy, and
+        only up to the first address that is not one."""
+        client = request.client.host if request.client else "?"
+        if not self._from_proxy(request):
+            return client
+        hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+        for hop in reversed(hops):
+            try:
+                address = ip_address(hop)
+            except ValueError:
+                return client
+            if not any(address in net for net in self.proxies):
+                return hop
+        return hops[0] if hops else client
+
+    def _guard(self, fn: Handler) -> Handler:
+        async def guarded(request: Request) -> Response:
+            ok, grant = self._allowed(request)
+            headers = {"Vary": "Origin", "Cache-Control": "no-store"}
+            if grant:
+                headers.update({"Access-Control-Allow-Origin": grant,
+                                "Access-Control-Allow-Methods": "GET, POST",
+                                "Access-Control-Allow-Headers": "Content-Type",
+                                "Access-Control-Max-Age": "600"})
+            if not ok:
+                return JSONResponse({"error": "origin not allowed"}, status_code=403, headers=headers)
+            if request.method == "OPTIONS":
+                return Response(status_code=204, headers=headers)
+            try:
+                response = await fn(request)
+            except BadRequest as exc:
+                response = JSONResponse({"error": exc.detail}, status_code=exc.status)
+            response.headers.update(headers)
+            return response
+
+        return guarded
+
+    async def _body(self, request: Request) -> dict[str, Any]:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > MAX_BODY:
+            raise BadRequest(413, "request too large")
+        raw = b""
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > MAX_BODY:
+                raise BadRequest(413, "request too large")
+        try:
+            body = json.loads(raw or b"null")
+        except ValueError:
+            raise BadRequest(400, "malformed JSON") from None
+        if not isinstance(body, dict):
+            raise BadRequest(422, "a JSON object is expected")
+        return body
+
+    @staticmethod
+    def _field(body: dict[str, Any], name: str, kind: type | tuple[type, ...], required: bool = True) -> Any:
+        value = body.get(name)
+        if value is None and not required:
+            return None
+        if not isinstance(value, kind) or isinstance(value, bool) and kind is int:
+            raise BadRequest(422, f"`{name}` is missing or of the wrong type")
+        return value
+
+    def _limited(self, request: Request, key: str) -> Response | None:
+        if not self._per_address.allow(self.client_address(request)) or not self._per_session.allow(key):
+            return JSONResponse({"error": "rate limited", "message": replies.RATE_LIMITED}, status_code=429)
+        return None
+
+    # -- the API -------------------------------------------------------------------------------
+
+    async def start_info(self, request: Request) -> Response:
+        greeting = await asyncio.to_thread(self.assistant.greeting)
+        categories = await asyncio.to_thread(self.assistant.categories)
+        return JSONResponse({"greeting": greeting, "topics": [{"id": c, "label": label} for c, label in categories],
+                             "texts": _texts()})
+
+    async def chat(self, request: Request) -> Response:
+        body = await self._body(request)
+        text = self._field(body, "text", str)
+        token = self._field(body, "session", str, required=False)
+        if len(text) > MAX_TEXT:
+            raise BadRequest(413, f"text longer than {MAX_TEXT} characters")
+        token, key = await asyncio.to_thread(self.sessions.resolve, token)
+        if (limited := self._limited(request, key)) is not None:
+            return limited
+        reply = await common.ask(self.metrics, CHANNEL, self.assistant.handle, self._message(key, text))
+        return JSONResponse(self._reply(token, reply))
+
+    async def choose(self, request: Request) -> Response:
+        body = await self._body(request)
+        token, key = await asyncio.to_thread(self.sessions.resolve, self._field(body, "session", str, required=False))
+        if (limited := self._limited(request, key)) is not None:
+            return limited
+        if "none_of" in body:  # "none of these" / "Không phải": the question goes to the community team
+            log_id = self._field(body, "none_of", int, required=False)
+            if log_id is not None and not await asyncio.to_thread(self._owns, key, log_id):
+                raise BadRequest(404, "no such reply in this session")
+            reply = await common.ask(self.metrics, CHANNEL, self.assistant.reject_suggestions, log_id,
+                                     self._message(key, ""))
+            return JSONResponse(self._reply(token, reply))
+        faq_id = self._field(body, "faq_id", str, required=False)
+        if faq_id is not None:
+            label = self._field(body, "question", str, required=False) or ""
+            reply = await common.ask(self.metrics, CHANNEL, self.assistant.answer_faq, faq_id,
+                                     self._message(key, label[:MAX_TEXT]))
+            return JSONResponse(self._reply(token, reply))
+        category = self._field(body, "category", str)
+        questions = await asyncio.to_thread(self.assistant.topic_questions, category)
+        labels = dict(await asyncio.to_thread(self.assistant.categories))
+        return JSONResponse({"session": token, "kind": "topic", "label": labels.get(category, category),
+                             "questions": [asdict(q) for q in questions]})
+
+    async def feedback(self, request: Request) -> Response:
+        body = await self._body(request)
+        token = self._field(body, "session", str)
+        reply_id = self._field(body, "reply_id", int)
+        helpful = self._field(body, "helpful", bool)
+        key = await asyncio.to_thread(self.sessions.known, token)
+        if key is None or not await asyncio.to_thread(self._owns, key, reply_id):
+            raise BadRequest(404, "no such reply in this session")
+        await asyncio.to_thread(self.assistant.feedback, reply_id, helpful, self._message(key, ""))
+        return JSONResponse({"ok": True, "message": replies.FEEDBACK_THANKS if helpful else replies.FEEDBACK_SORRY})
+
+    async def forget(self, request: Request) -> Response:
+        body = await self._body(request)
+        token = self._field(body, "session", str)
+        await asyncio.to_thread(self.sessions.forget, token)
+        return JSONResponse({"ok": True})
+
+    async def messages(self, request: Request) -> Response:
+        token = request.query_params.get("session")
+        after = request.query_params.get("after", "0")
+        if not after.isdigit():
+            raise BadRequest(422, "`after` must be a number")
+        key = await asyncio.to_thread(self.sessions.known, token)
+        if key is None:
+            return JSONResponse({"messages": [], "session": None})
+        found = await asyncio.to_thread(self.sessions.after, key, int(after))
+        return JSONResponse({"session": token, "messages": [
+            {"id": m.id, "text": m.text, "at": m.at.replace(microsecond=0).isoformat() + "Z"} for m in found]})
+
+    async def widget(self, request: Request) -> Response:
+        return Response(_static("widget.js"), media_type="text/javascript; charset=utf-8",
+                        headers={"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"})
+
+    async def demo_css(self, request: Request) -> Response:
+        return Response(_static("demo.css"), media_type="text/css; charset=utf-8",
+                        headers={"Cache-Control": "public, max-age=300"})
+
+    async def demo(self, request: Request) -> Response:
+        return Response(_static("demo.html"), media_type="text/html; charset=utf-8",
+                        headers={"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
+                                 "Referrer-Policy": "no-referrer"})
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _message(key: str, text: str) -> Message:
+        return Message(text=text, channel=CHANNEL, user_id=key, chat_id=key)
+
+    def _owns(self, key: str, reply_id: int) -> bool:
+        store = self.assistant.store
+        question = store.question(reply_id) if store is not None else None
+        return question is not None and question.channel == CHANNEL and \
+            question.user_hash == self.assistant.user_key(CHANNEL, key)
+
+    @staticmethod
+    def _reply(token: str, reply: Reply) -> dict[str, Any]:
+        data = reply.to_json()
+        return {"session": token, "reply_id": reply.log_id, "kind": data["kind"], "answer": data["answer"],
+                "source": data["source"], "suggestions": data["suggestions"], "faq_id": data["faq_id"],
+                "matched": reply.matched}

@@ -1,0 +1,176 @@
+"""The web chat's JSON API, end to end over HTTP against `trolyso serve`'s app on 127.0.0.1."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from contextlib import asynccontextmanager
+
+import httpx
+from sqlalchemy import select
+
+from bot.config import Settings
+from bot.models import ReviewItem
+from bot.review.actions import answer_group
+from bot.review.queue import ReviewQueue
+from bot.server import build_server, open_senders
+from tests.channels.helpers import serving
+
+
+def web_settings(tmp_path, **overrides) -> Settings:
+    values = {"telegram_token": None, "zalo_token": None, "listen": "127.0.0.1:0", "data_dir": tmp_path,
+              "review_poll_seconds": 0.2}
+    return Settings(_env_file=None, **{**values, **overrides})
+
+
+@asynccontextmanager
+async def web(spy, tmp_path, **overrides):
+    settings = web_settings(tmp_path, **overrides)
+    async with serving(build_server(settings, spy)) as base, httpx.AsyncClient(base_url=base, timeout=30) as http:
+        yield http
+
+
+async def test_start_gives_the_greeting_topics_and_every_text(spy, tmp_path):
+    async with web(spy, tmp_path) as http:
+        info = (await http.get("/api/start")).json()
+    assert info["greeting"].startswith("Xin chào! Tôi là Trợ lý số")
+    assert info["topics"] and all({"id", "label"} <= set(t) for t in info["topics"])
+    assert info["texts"]["clear"] == "Xóa cuộc trò chuyện" and info["texts"]["send"] == "Gửi"
+
+
+async def test_a_question_gets_a_session_and_the_answer_with_its_source(spy, tmp_path, faq_questions):
+    question = faq_questions[0]
+    async with web(spy, tmp_path) as http:
+        first = (await http.post("/api/chat", json={"session": None, "text": question.question})).json()
+        session = first["session"]
+        assert len(session) >= 24 and first["kind"] == "faq" and first["faq_id"] == question.faq_id
+        assert first["matched"] == question.question and first["source"] and first["reply_id"] is not None
+        again = (await http.post("/api/chat", json={"session": session, "text": "cảm ơn"})).json()
+        assert again["session"] == session and again["kind"] == "chitchat" and again["reply_id"] is None
+        stranger = (await http.post("/api/chat", json={"session": "x" * 30, "text": "cảm ơn"})).json()
+        assert stranger["session"] not in (session, "x" * 30)  # unknown: a new session, silently
+    [(args, reply)] = [c for c in spy.calls_of("handle") if c[0][0].text == question.question]
+    assert args[0].channel == "web" and args[0].user_id != session  # the token itself is never the id
+
+
+async def test_choose_an_entry_a_topic_or_none_of_them(spy, tmp_path, faq_questions):
+    async with web(spy, tmp_path) as http:
+        start = (await http.get("/api/start")).json()
+        topic = (await http.post("/api/choose", json={"session": None, "category": start["topics"][0]["id"]})).json()
+        assert topic["kind"] == "topic" and topic["questions"]
+        session = topic["session"]
+        picked = topic["questions"][0]
+        answer = (await http.post("/api/choose", json={"session": session, "faq_id": picked["faq_id"]})).json()
+        assert answer["kind"] == "faq" and answer["faq_id"] == picked["faq_id"] and answer["session"] == session
+        asked = (await http.post("/api/chat", json={"session": session, "text": "giá lúa hôm nay"})).json()
+        none = (await http.post("/api/choose", json={"session": session, "none_of": asked["reply_id"]})).json()
+        assert none["kind"] == "unanswered" and "tổ công nghệ số cộng đồng" in none["answer"]
+
+
+async def test_feedback_only_on_the_sessions_own_replies(spy, tmp_path, faq_questions):
+    async with web(spy, tmp_path) as http:
+        mine = (await http.post("/api/chat", json={"session": None, "text": faq_questions[0].question})).json()
+        other = (await http.post("/api/chat", json={"session": None, "text": faq_questions[1].question})).json()
+        ok = await http.post("/api/feedback", json={"session": mine["session"], "reply_id": mine["reply_id"],
+                                                    "helpful": False})
+        assert ok.status_code == 200 and ok.json()["message"].startswith("Xin lỗi vì câu trả lời chưa đúng")
+        theirs = await http.post("/api/feedback", json={"session": mine["session"], "reply_id": other["reply_id"],
+                                                        "helpful": False})
+        assert theirs.status_code == 404
+    with spy.store.session() as s:
+        reasons = s.scalars(select(ReviewItem.reason).where(ReviewItem.channel == "web")).all()
+    assert reasons == ["thumbs_down"]
+
+
+async def test_bad_requests_never_500(spy, tmp_path):
+    async with web(spy, tmp_path) as http:
+        cases = [
+            (b"{not json", 400),
+            (b"[1, 2]", 422),
+            (json.dumps({"session": None}).encode(), 422),
+            (json.dumps({"session": None, "text": 5}).encode(), 422),
+            (json.dumps({"session": None, "text": "a" * 2001}).encode(), 413),
+            (json.dumps({"session": None, "text": "a" * 20_000}).encode(), 413),
+        ]
+        for body, status in cases:
+            response = await http.post("/api/chat", content=body, headers={"Content-Type": "application/json"})
+            assert response.status_code == status, (body[:40], response.status_code, response.text)
+        assert (await http.post("/api/feedback", json={"session": "nope", "reply_id": 1, "helpful": True})).status_code == 404
+        assert (await http.get("/api/messages", params={"session": "nope", "after": "x"})).status_code == 422
+
+
+async def test_only_allowed_origins_may_call(spy, tmp_path):
+    allowed = "https://laichau.gov.vn"
+    async with web(spy, tmp_path, web_origins=allowed) as http:
+        ok = await http.post("/api/chat", json={"session": None, "text": "xin chào"}, headers={"Origin": allowed})
+        assert ok.status_code == 200 and ok.headers["access-control-allow-origin"] == allowed
+        preflight = await http.options("/api/chat", headers={"Origin": allowed, "Access-Control-Request-Method": "POST"})
+        assert preflight.status_code == 204 and preflight.headers["access-control-allow-origin"] == allowed
+        evil = await http.post("/api/chat", json={"session": None, "text": "xin chào"},
+                               headers={"Origin": "https://evil.example"})
+        assert evil.status_code == 403 and "access-control-allow-origin" not in evil.headers
+        own = await http.post("/api/chat", json={"session": None, "text": "xin chào"},
+                              headers={"Origin": str(http.base_url).rstrip("/")})
+        assert own.status_code == 200 and "access-control-allow-origin" not in own.headers
+
+
+async def test_rate_limits_per_session_and_per_address(spy, tmp_path):
+    async with web(spy, tmp_path, rate_limit_per_minute=3, web_ip_rate_limit_per_minute=5) as http:
+        session = None
+        statuses = []
+        for _ in range(4):
+            r = await http.post("/api/chat", json={"session": session, "text": "cảm ơn"})
+            session = r.json().get("session", session)
+            statuses.append(r.status_code)
+        assert statuses == [200, 200, 200, 429]
+        assert r.json()["message"] == "Bạn hỏi nhanh quá, xin chờ một chút rồi hỏi tiếp nhé."
+        other = [(await http.post("/api/chat", json={"session": None, "text": "cảm ơn"})).status_code for _ in range(2)]
+        assert other == [200, 429]  # the same address: 5 a minute in all
+
+
+async def test_a_community_answer_reaches_the_session_later(spy, tmp_path):
+    async with web(spy, tmp_path) as http:
+        asked = (await http.post("/api/chat", json={"session": None, "text": "Giá lúa hôm nay bao nhiêu?"})).json()
+        session = asked["session"]
+        assert asked["kind"] == "unanswered"
+        assert (await http.get("/api/messages", params={"session": session})).json()["messages"] == []
+        queue = ReviewQueue(spy.store, web_settings(tmp_path), lambda: spy.index)
+        [gid] = queue.assign_pending()
+        async with open_senders(web_settings(tmp_path), store=spy.store) as senders:
+            result = await answer_group(queue, senders, gid, "Bà con xem bản tin nông nghiệp của xã.")
+        assert result.report.sent == 1
+        later = (await http.get("/api/messages", params={"session": session, "after": 0})).json()["messages"]
+        assert [m["text"] for m in later] == [
+            'Trả lời từ tổ công nghệ số cộng đồng cho câu hỏi "Giá lúa hôm nay bao nhiêu?":\n'
+            "Bà con xem bản tin nông nghiệp của xã."]
+        assert (await http.get("/api/messages", params={"session": session, "after": later[0]["id"]})).json()[
+            "messages"] == []
+        await http.post("/api/forget", json={"session": session})
+        assert (await http.get("/api/messages", params={"session": session})).json()["session"] is None
+
+
+async def test_the_widget_and_the_demo_page(spy, tmp_path):
+    async with web(spy, tmp_path) as http:
+        script = await http.get("/widget.js")
+        page = await http.get("/")
+    assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
+    assert len(gzip.compress(script.content)) < 30_000
+    assert "attachShadow" in script.text and ".innerHTML" not in script.text  # text only, never HTML
+    assert page.status_code == 200 and '<script src="/widget.js"' in page.text
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+
+
+def test_forwarded_addresses_are_believed_only_from_trusted_proxies(spy, tmp_path):
+    from starlette.requests import Request
+
+    from bot.channels.web.channel import WebChannel
+    from bot.channels.web.sessions import WebSessions
+
+    def request(client: str, forwarded: str) -> Request:
+        return Request({"type": "http", "method": "POST", "path": "/api/chat", "client": (client, 1234),
+                        "headers": [(b"x-forwarded-for", forwarded.encode())], "query_string": b"",
+                        "server": ("127.0.0.1", 80), "scheme": "http"})
+
+    channel = WebChannel(spy, WebSessions(spy.store.sessions), web_settings(tmp_path, trusted_proxies="10.0.0.0/8"))
+    assert channel.client_address(request("10.1.2.3", "203.0.113.9, 10.0.0.7")) == "203.0.113.9"
+    assert channel.client_address(request("198.51.100.4", "203.0.113.9")) == "198.51.100.4"  # not a proxy: ignored
