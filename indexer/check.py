@@ -1,7 +1,9 @@
-"""`trolyso faq check`: structural errors plus near-duplicate warnings from the embedding model."""
+"""`trolyso faq check`: structural errors, freshness warnings (indexer.freshness) and near-duplicate
+warnings from the embedding model."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
@@ -9,6 +11,7 @@ import numpy as np
 
 from indexer.embedder import Embedder
 from indexer.faq import FaqFile, Issue, load_faq
+from indexer.freshness import freshness_issues, superseded_path_for
 from indexer.text import has_diacritics, views
 
 DISTINCT_TAG = "distinct"
@@ -45,14 +48,18 @@ def near_duplicates(faq: FaqFile, embedder: Embedder, threshold: float) -> list[
 
 
 def check_faq(path: Path, embedder: Embedder | Callable[[], Embedder] | None = None,
-              threshold: float = NEAR_DUPLICATE_COSINE) -> list[Issue]:
-    """Structural issues of the FAQ at `path`, plus near-duplicate warnings when an embedder (or
-    a function loading one, called only when the file is valid) is given."""
+              threshold: float = NEAR_DUPLICATE_COSINE, today: dt.date | None = None,
+              superseded: Path | None = None) -> list[Issue]:
+    """Structural issues of the FAQ at `path`; freshness warnings as of `today` (default: the real
+    date) with the superseded table (default: superseded.yaml next to the FAQ, whose own errors
+    are errors); near-duplicate warnings when an embedder (or a function loading one, called only
+    when the file is valid) is given."""
     faq = load_faq(path)
     issues = list(faq.issues)
     if not path.exists():
         return issues
-    if embedder is not None and not faq.errors and faq.entries:
+    issues += freshness_issues(faq, superseded or superseded_path_for(path), today or dt.date.today())
+    if embedder is not None and not faq.errors and faq.entries:  # errors of the FAQ itself only
         model = embedder if isinstance(embedder, Embedder) else embedder()
         issues += near_duplicates(faq, model, threshold)
-    return sorted(issues, key=lambda i: (i.line, i.level))
+    return sorted(issues, key=lambda i: (i.path, i.line, i.level))

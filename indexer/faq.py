@@ -33,7 +33,7 @@ CATEGORIES: dict[str, str] = {
     "laichau": "Lai Châu, chính quyền hai cấp",
 }
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-KNOWN_KEYS = {"id", "category", "question", "alternates", "answer", "source", "reviewed", "tags"}
+KNOWN_KEYS = {"id", "category", "question", "alternates", "answer", "source", "reviewed", "review_by", "tags"}
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,7 @@ class FaqEntry:
     reviewed: str | None = None
     tags: tuple[str, ...] = ()
     line: int = 0
+    review_by: str | None = None  # ISO date: check the answer again by then (`trolyso faq stale`)
 
     @property
     def questions(self) -> tuple[str, ...]:
@@ -94,7 +95,24 @@ def _scalar(node: yaml.Node) -> object:
     """One scalar with the safe loader's resolution rules (texts, the common case, directly)."""
     if node.tag == _STR_TAG and isinstance(node, yaml.ScalarNode):
         return node.value
-    return yaml.SafeLoader("").construct_object(node, deep=True)
+    try:
+        return yaml.SafeLoader("").construct_object(node, deep=True)
+    except ValueError:  # a timestamp that is no date (2027-02-30): its text
+        return node.value
+
+
+def parse_date(value: object) -> dt.date | None:
+    """A YAML date, or a text in ISO form (2027-06-30); None when it is neither."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    return None
 
 
 def _text(value: object) -> str | None:
@@ -248,6 +266,16 @@ def _entry(node: yaml.Node, err: _Report) -> FaqEntry | None:
     for name in ("source", "reviewed"):
         if name in fields and isinstance(fields[name], yaml.ScalarNode):
             optional[name] = _text(_scalar(fields[name])) or None
+    if "review_by" in fields:
+        rnode = fields["review_by"]
+        value = rnode.value if isinstance(rnode, yaml.ScalarNode) else None
+        date = parse_date(value)
+        if date is None:
+            shown = value if isinstance(rnode, yaml.ScalarNode) else "a list or mapping"
+            err(rnode.start_mark.line + 1, f"`review_by` must be a date (YYYY-MM-DD), got {shown!r}")
+            ok = False
+        else:
+            optional["review_by"] = date.isoformat()
     if not ok:
         return None
     return FaqEntry(
@@ -260,6 +288,7 @@ def _entry(node: yaml.Node, err: _Report) -> FaqEntry | None:
         reviewed=optional.get("reviewed"),
         tags=tuple(tags),
         line=line,
+        review_by=optional.get("review_by"),
     )
 
 
