@@ -7,6 +7,7 @@ import json
 from contextlib import asynccontextmanager
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from bot.config import Settings
@@ -174,3 +175,37 @@ def test_forwarded_addresses_are_believed_only_from_trusted_proxies(spy, tmp_pat
     channel = WebChannel(spy, WebSessions(spy.store.sessions), web_settings(tmp_path, trusted_proxies="10.0.0.0/8"))
     assert channel.client_address(request("10.1.2.3", "203.0.113.9, 10.0.0.7")) == "203.0.113.9"
     assert channel.client_address(request("198.51.100.4", "203.0.113.9")) == "198.51.100.4"  # not a proxy: ignored
+
+
+async def _web_load(spy, tmp_path, sessions: int, per_session: int, faq_questions) -> None:
+    """`sessions` browsers at once, each asking `per_session` questions one after another: every
+    question answered (HTTP 200 with a kind), none lost, each session kept."""
+    import asyncio
+
+    questions = [q.question for q in faq_questions] + ["cảm ơn", "giá lúa hôm nay"]
+    limits = {"rate_limit_per_minute": per_session + 5, "web_ip_rate_limit_per_minute": sessions * per_session + 10}
+    async with web(spy, tmp_path, **limits) as http:
+        async def citizen(n: int) -> list[str]:
+            session, kinds = None, []
+            for k in range(per_session):
+                r = await http.post("/api/chat", json={"session": session,
+                                                       "text": questions[(n + k) % len(questions)]})
+                assert r.status_code == 200, r.text
+                body = r.json()
+                assert session in (None, body["session"])
+                session = body["session"]
+                kinds.append(body["kind"])
+            return kinds
+
+        answered = await asyncio.gather(*(citizen(n) for n in range(sessions)))
+    assert sum(len(k) for k in answered) == sessions * per_session
+    assert len([c for c in spy.calls_of("handle") if c[0][0].channel == "web"]) == sessions * per_session
+
+
+async def test_many_web_sessions_at_once_small(spy, tmp_path, faq_questions):
+    await _web_load(spy, tmp_path, 20, 3, faq_questions)
+
+
+@pytest.mark.bench
+async def test_many_web_sessions_at_once_bench(spy, tmp_path, faq_questions):
+    await _web_load(spy, tmp_path, 200, 10, faq_questions)
