@@ -233,6 +233,7 @@ def build_services(settings: Settings, assistant: Assistant, metrics: Metrics | 
             secret_token=keys.get("telegram"),
             metrics=metrics,
             rate_limit_per_minute=settings.rate_limit_per_minute,
+            state=state,
         ))
     else:
         log.info("Telegram: TROLYSO_TELEGRAM_TOKEN is not set; the Telegram channel is off")
