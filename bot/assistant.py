@@ -44,8 +44,7 @@ def load_communes_file(path: Path) -> Communes:
     the file is missing. A file with errors stops the start with its file:line messages."""
     if not path.exists():
         log.warning("communes: %s not found; citizens cannot tell their commune", path)
-        return Communes(path)
-    return Communes.load(path)
+    return Communes.load_if_present(path)
 
 
 def retrieval_params(settings: Settings) -> RetrievalParams:

@@ -213,16 +213,18 @@ def build_services(settings: Settings, assistant: Assistant, metrics: Metrics | 
     state: StateStore = (SqlStateStore(store.sessions, ensure_schema=store.ensure_schema) if store is not None
                          else MemoryStateStore())
 
-    poster = ReviewPoster(settings, telegram) if telegram and settings.review_chat_ids else None
+    communes = assistant.communes  # a commune's own review chats take its citizens' questions
+    has_review_chats = bool(settings.review_chat_ids) or any(c.review_chat_ids for c in communes.units)
+    poster = ReviewPoster(settings, telegram, communes) if telegram and has_review_chats else None
     reloader = Reloader(settings, assistant, notify=poster.notice if poster else None)
-    queue = ReviewQueue(store, settings, lambda: assistant.index) if store is not None else None
+    queue = ReviewQueue(store, settings, lambda: assistant.index, communes) if store is not None else None
     services = Services(settings, assistant, metrics, senders, reloader, poster=poster)
     if queue is not None:
         services.worker = ReviewWorker(queue, settings, senders, poster)
 
     if telegram is not None:
         review = (ReviewHandlers(settings, telegram, queue, senders, faq_editor(settings), reloader,
-                                 lambda: assistant.index, state) if queue is not None else None)
+                                 lambda: assistant.index, state, communes) if queue is not None else None)
         services.channels.append(TelegramChannel(
             assistant,
             telegram,

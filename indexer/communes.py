@@ -120,6 +120,12 @@ class Communes:
             raise CommuneError(found.errors)
         return found
 
+    @classmethod
+    def load_if_present(cls, path: Path) -> Communes:
+        """`load`, or no units when the file does not exist (every question then goes to the
+        provincial review chats)."""
+        return cls.load(path) if path.exists() else cls(path)
+
     def get(self, code: str | None) -> Commune | None:
         return self._by_code.get(code) if code else None
 
