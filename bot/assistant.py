@@ -14,14 +14,17 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from bot import commands
 from bot.chitchat import detect as detect_chitchat
+from bot.citizens import CitizenStore, MemoryCitizens, SqlCitizens
 from bot.config import Settings
 from bot.decide import Decided, decide
 from bot.privacy import hash_user, load_secret_key, redact
 from bot.replies import citizens as replies
 from bot.retrieval import Index, RetrievalParams
 from bot.storage import QuestionRecord, ReviewRequest, Store
-from bot.types import Candidate, Message, Reply, Suggestion
+from bot.types import Candidate, CommuneReply, Message, Reply, Suggestion
+from indexer.communes import Commune, Communes, former_named
 from indexer.faq import CATEGORIES
 from indexer.text import MAX_QUESTION_CHARS, views
 
@@ -36,6 +39,14 @@ _CHITCHAT = {
 }
 
 
+def load_communes_file(path: Path) -> Communes:
+    """The province's communes; none (every question goes to the provincial review chats) when
+    the file is missing. A file with errors stops the start with its file:line messages."""
+    if not path.exists():
+        log.warning("communes: %s not found; citizens cannot tell their commune", path)
+    return Communes.load_if_present(path)
+
+
 def retrieval_params(settings: Settings) -> RetrievalParams:
     return RetrievalParams(dense_weight=settings.dense_weight, lexical_scale=settings.lexical_scale,
                            coverage_rank=settings.coverage_rank, knowledge_bonus=settings.knowledge_bonus)
@@ -43,12 +54,16 @@ def retrieval_params(settings: Settings) -> RetrievalParams:
 
 class Assistant:
     def __init__(self, settings: Settings, index: Index, store: Store | None = None,
-                 secret_key: bytes | None = None):
+                 secret_key: bytes | None = None, *, communes: Communes | None = None,
+                 citizens: CitizenStore | None = None):
         self.settings = settings
         self._index = index
         self.store = store
         self._key = secret_key or (load_secret_key(settings.secret_key, settings.data_dir) if store else b"")
         self._swap_lock = threading.Lock()
+        self.communes = communes if communes is not None else load_communes_file(settings.communes)
+        self.citizens: CitizenStore = citizens if citizens is not None else (
+            SqlCitizens(store.sessions, store.ensure_schema) if store is not None else MemoryCitizens())
 
     # --- construction ------------------------------------------------------------------------
     @classmethod
@@ -123,13 +138,21 @@ class Assistant:
             faq_id=reply.faq_id,
             score=float(reply.score),
             candidates=tuple((c.target, c.confidence) for c in candidates[:5]),
+            commune=self._commune_code(message),
         )
         review = self._review(message, "unanswered", reply.question) if reply.kind == "unanswered" else None
         log_id = self.store.log_question(record, review)
         return replace(reply, log_id=log_id)
 
     def _review(self, message: Message, reason: str, text: str) -> ReviewRequest:
-        return ReviewRequest(reason, message.channel, message.chat_id or None, redact(text))
+        return ReviewRequest(reason, message.channel, message.chat_id or None, redact(text),
+                             self._commune_code(message))
+
+    def _commune_code(self, message: Message) -> str | None:
+        if not message.user_id:
+            return None
+        code = self.citizens.commune(message.channel, self.user_key(message.channel, message.user_id))
+        return code if self.communes.get(code) else None  # a unit removed from the file: the province
 
     # --- follow-ups from channels --------------------------------------------------------------
     def answer_faq(self, faq_id: str, message: Message) -> Reply:
@@ -162,8 +185,61 @@ class Assistant:
         """The keyed hash that stands for a citizen in storage (never the raw id)."""
         return hash_user(self._key or b"trolyso", channel, user_id)
 
-    def greeting(self) -> str:
+    def greeting(self, channel: str = "", user_id: str = "") -> str:
+        """The greeting; it offers to tell the commune to whoever has not told it yet."""
+        if self.communes.units and self.commune_of(channel, user_id) is None:
+            return replies.GREETING + "\n\n" + replies.COMMUNE_OFFER
         return replies.GREETING
+
+    # --- the citizen's commune -----------------------------------------------------------------
+    def commune_of(self, channel: str, user_id: str) -> Commune | None:
+        if not user_id:
+            return None
+        return self.communes.get(self.citizens.commune(channel, self.user_key(channel, user_id)))
+
+    def commune_prompt(self, channel: str, user_id: str) -> str:
+        """What "đổi xã" asks: the next message is then read as a commune name."""
+        current = self.commune_of(channel, user_id)
+        return replies.COMMUNE_ASK_CURRENT.format(label=current.label) if current else replies.COMMUNE_ASK
+
+    def choose_commune(self, text: str, channel: str, user_id: str) -> CommuneReply:
+        """Read a message sent after the commune prompt as a commune name."""
+        words = " ".join(text.lower().strip(" .!?,;:…\"'").split())
+        if commands.match(text) is not None:  # "trợ giúp", "menu": a command, not a name
+            return CommuneReply("not_a_name")
+        if words in replies.COMMUNE_SKIP_WORDS:
+            return CommuneReply("skipped", replies.COMMUNE_SKIPPED)
+        found = self.communes.match(text)
+        if found.kind == "one" and found.commune is not None:
+            confirm = self.set_commune(found.commune.code, channel, user_id)
+            if found.via is not None and found.via.label.lower() != found.commune.label.lower():
+                via = replies.COMMUNE_VIA.format(former=found.via.label[:1].upper() + found.via.label[1:],
+                                                 label=found.commune.label)
+                confirm = f"{via} {confirm}"
+            return CommuneReply("set", confirm, found.commune.code)
+        if found.kind == "choices":
+            options = tuple((c.code, self._choice_label(c, text)) for c in found.communes)
+            return CommuneReply("choices", replies.COMMUNE_CHOICES, options=options)
+        if len(text.split()) > 6 or "?" in text:  # a question, not a name: it goes on to be answered
+            return CommuneReply("not_a_name")
+        shown = " ".join(text.split())[:60]
+        return CommuneReply("retry", replies.COMMUNE_NOT_FOUND.format(text=shown))
+
+    @staticmethod
+    def _choice_label(commune: Commune, typed: str) -> str:
+        """A choice's label; says which former unit it holds when that is what was typed."""
+        former = former_named(commune, typed)
+        if former is not None and former.label.lower() != commune.label.lower():
+            return replies.COMMUNE_CHOICE_VIA.format(label=commune.label, former=former.label)
+        return commune.label
+
+    def set_commune(self, code: str, channel: str, user_id: str) -> str:
+        """Remember the citizen's commune (a code of the file); the confirmation to send."""
+        commune = self.communes.get(code)
+        if commune is None:
+            return replies.COMMUNE_ASK
+        self.citizens.set_commune(channel, self.user_key(channel, user_id), commune.code)
+        return replies.COMMUNE_SET.format(label=commune.label)
 
     def categories(self) -> list[tuple[str, str]]:
         present = {t.category for t in self._index.targets if t.kind == "faq" and t.category}

@@ -72,6 +72,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("start", ("/start", "bắt đầu", "start"), replies.COMMAND_START, "start"),
     Command("help", ("/help", "trợ giúp", "giúp đỡ", "help", "hướng dẫn"), replies.COMMAND_HELP, "help"),
     Command("menu", ("/menu", "chủ đề", "menu", "danh mục"), replies.COMMAND_MENU, "menu"),
+    Command("commune", ("/xa", "đổi xã", "chọn xã", "đổi phường", "chọn phường"), replies.COMMAND_COMMUNE, "xa"),
 )
 
 

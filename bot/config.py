@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     embedding_backend: Literal["onnx", "torch"] = "onnx"  # for the builtin model (others run on torch)
     secret_key: str | None = None
     faq: Path = Path("faq.yaml")
+    communes: Path = Path("communes.yaml")  # the province's xã and phường, their review chats
     knowledge_dir: Path = Path("knowledge")
     index_dir: Path | None = None
 

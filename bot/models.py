@@ -1,5 +1,5 @@
 """SQLAlchemy 2 models: the question log, review groups/items, processed channel updates,
-conversation state."""
+conversation state, citizens' communes."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ class QuestionLog(Base):
     candidates: Mapped[list] = mapped_column(JSON, default=list)
     helpful: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     spool_key: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    commune: Mapped[str | None] = mapped_column(String(16), nullable=True)  # the citizen's commune code
 
 
 class ReviewGroup(Base):
@@ -50,6 +51,7 @@ class ReviewGroup(Base):
     faq_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     candidates: Mapped[list] = mapped_column(JSON, default=list)
     posted: Mapped[bool] = mapped_column(Boolean, default=False)
+    commune: Mapped[str | None] = mapped_column(String(16), nullable=True)  # reviewed there; None: province
     items: Mapped[list[ReviewItem]] = relationship(back_populates="group", order_by="ReviewItem.id")
 
 
@@ -66,6 +68,7 @@ class ReviewItem(Base):
     channel: Mapped[str] = mapped_column(String(32), default="cli")
     chat_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     text: Mapped[str] = mapped_column(Text)
+    commune: Mapped[str | None] = mapped_column(String(16), nullable=True)  # the citizen's commune code
     group: Mapped[ReviewGroup | None] = relationship(back_populates="items")
 
 
@@ -116,3 +119,16 @@ class WebMessage(Base):
     session_key: Mapped[str] = mapped_column(ForeignKey("web_sessions.key", ondelete="CASCADE"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     text: Mapped[str] = mapped_column(Text)
+
+
+
+class Citizen(Base):
+    """The commune a citizen told the bot, per channel and hashed user id (never the raw id)."""
+
+    __tablename__ = "citizens"
+    __table_args__ = (UniqueConstraint("channel", "user_key", name="uq_citizen"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    user_key: Mapped[str] = mapped_column(String(64))
+    commune_code: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)

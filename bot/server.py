@@ -216,16 +216,18 @@ def build_services(settings: Settings, assistant: Assistant, metrics: Metrics | 
         senders["web"] = WebSender(sessions)
         web = WebChannel(assistant, sessions, settings, metrics)
 
-    poster = ReviewPoster(settings, telegram) if telegram and settings.review_chat_ids else None
+    communes = assistant.communes  # a commune's own review chats take its citizens' questions
+    has_review_chats = bool(settings.review_chat_ids) or any(c.review_chat_ids for c in communes.units)
+    poster = ReviewPoster(settings, telegram, communes) if telegram and has_review_chats else None
     reloader = Reloader(settings, assistant, notify=poster.notice if poster else None)
-    queue = ReviewQueue(store, settings, lambda: assistant.index) if store is not None else None
+    queue = ReviewQueue(store, settings, lambda: assistant.index, communes) if store is not None else None
     services = Services(settings, assistant, metrics, senders, reloader, poster=poster)
     if queue is not None:
         services.worker = ReviewWorker(queue, settings, senders, poster)
 
     if telegram is not None:
         review = (ReviewHandlers(settings, telegram, queue, senders, faq_editor(settings), reloader,
-                                 lambda: assistant.index, state) if queue is not None else None)
+                                 lambda: assistant.index, state, communes) if queue is not None else None)
         services.channels.append(TelegramChannel(
             assistant,
             telegram,
@@ -236,6 +238,7 @@ def build_services(settings: Settings, assistant: Assistant, metrics: Metrics | 
             secret_token=keys.get("telegram"),
             metrics=metrics,
             rate_limit_per_minute=settings.rate_limit_per_minute,
+            state=state,
         ))
     else:
         log.info("Telegram: TROLYSO_TELEGRAM_TOKEN is not set; the Telegram channel is off")

@@ -38,13 +38,15 @@ class QuestionRecord:
     score: float
     candidates: tuple[tuple[str, float], ...] = ()  # (target id, confidence), best first
     created_at: dt.datetime = field(default_factory=utcnow)
+    commune: str | None = None  # the citizen's commune code, when they told it
 
     def row(self) -> dict[str, Any]:
         """The `questions` columns (also the spool's JSON form, with the time as ISO text)."""
         return {"created_at": self.created_at, "channel": self.channel, "user_hash": self.user_hash,
                 "text": self.text, "normalized": self.normalized, "kind": self.kind, "faq_id": self.faq_id,
                 "score": float(self.score),
-                "candidates": [{"id": target, "confidence": round(c, 4)} for target, c in self.candidates]}
+                "candidates": [{"id": target, "confidence": round(c, 4)} for target, c in self.candidates],
+                "commune": self.commune}
 
 
 @dataclass(frozen=True)
@@ -55,9 +57,11 @@ class ReviewRequest:
     channel: str
     chat_id: str | None  # raw chat id, kept only while the item is open
     text: str  # redacted
+    commune: str | None = None  # the citizen's commune code: its review chats get the question
 
     def row(self) -> dict[str, Any]:
-        return {"reason": self.reason, "channel": self.channel, "chat_id": self.chat_id, "text": self.text}
+        return {"reason": self.reason, "channel": self.channel, "chat_id": self.chat_id, "text": self.text,
+                "commune": self.commune}
 
 
 MIGRATIONS = Path(__file__).parent / "migrations"

@@ -65,3 +65,18 @@ class Reply:
             "source": self.source,
             "suggestions": [{"faq_id": s.faq_id, "question": s.question} for s in self.suggestions],
         }
+
+
+@dataclass(frozen=True)
+class CommuneReply:
+    """The core's answer to a commune name typed by a citizen (channels only render it).
+
+    kind: "set" (remembered; `code` is the commune), "choices" (`options`: (code, label) pairs to
+    pick from), "retry" (not found: the prompt stays open), "skipped" (the citizen gave up), or
+    "not_a_name" (the message is something else, e.g. a question: it falls through).
+    """
+
+    kind: Literal["set", "choices", "retry", "skipped", "not_a_name"]
+    text: str = ""
+    code: str | None = None
+    options: tuple[tuple[str, str], ...] = ()

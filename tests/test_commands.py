@@ -46,7 +46,7 @@ def test_questions_and_other_words_are_not_commands(text):
 
 def test_telegram_menu_names_are_valid_bot_commands():
     menu = telegram_menu()
-    assert [c for c, _ in menu] == ["start", "help", "menu"]
+    assert [c for c, _ in menu] == ["start", "help", "menu", "xa"]
     for command, description in menu:
         assert re.fullmatch(r"[a-z0-9_]{1,32}", command)
         assert 1 <= len(description) <= 256
@@ -75,3 +75,10 @@ def test_bad_definitions_fail_early():
         Command("x", ("x",), "", "x")
     with pytest.raises(ValueError):
         Command("x", ("/x",), "Làm gì đó", "x")  # nothing the /help text can show
+
+
+def test_commune_command_is_typed_or_slashed():
+    assert match("đổi xã").name == "commune"  # type: ignore[union-attr]
+    assert match("doi xa nhe").name == "commune"  # type: ignore[union-attr]
+    assert match("/xa").name == "commune"  # type: ignore[union-attr]
+    assert match("đổi xã thì làm thủ tục gì") is None

@@ -107,3 +107,26 @@ WEB_HELPFUL = "Hữu ích"
 WEB_NOT_HELPFUL = "Chưa đúng"
 WEB_THANKS = FEEDBACK_THANKS
 WEB_SOURCE = "Nguồn"
+
+
+# Communes: the citizen tells the bot their xã or phường (optional), so that questions the bot
+# cannot answer go to that commune's team.
+COMMAND_COMMUNE = "Cho biết bạn ở xã, phường nào"
+COMMUNE_OFFER = (
+    "Nếu muốn, bạn cho tôi biết bạn ở xã, phường nào (gõ “đổi xã”): câu hỏi tôi chưa trả lời được "
+    "sẽ được chuyển tới cán bộ xã, phường của bạn. Không bắt buộc, bạn vẫn hỏi được ngay."
+)
+COMMUNE_OFFER_BUTTON = "📍 Chọn xã, phường của bạn"
+COMMUNE_ASK = "Bạn ở xã, phường nào? Bạn gõ tên xã, ví dụ: Mường Kim (có dấu hay không dấu đều được)."
+COMMUNE_ASK_CURRENT = "Hiện tôi ghi bạn ở {label}. Bạn gõ tên xã, phường mới, hoặc gõ “bỏ qua” để giữ nguyên."
+COMMUNE_SET = "Đã ghi nhận: bạn ở {label}. Câu hỏi tôi chưa trả lời được sẽ được chuyển tới cán bộ {label}."
+COMMUNE_VIA = "{former} cũ nay thuộc {label}."
+COMMUNE_CHOICES = "Có phải bạn ở một trong các xã, phường sau?"
+COMMUNE_CHOICE_VIA = "{label} (gồm {former} cũ)"
+COMMUNE_NOT_FOUND = (
+    "Tôi chưa tìm thấy xã, phường «{text}» ở Lai Châu. Bạn gõ lại tên xã (ví dụ: Mường Kim), "
+    "hoặc gõ “bỏ qua”."
+)
+COMMUNE_SKIPPED = "Vâng ạ. Bạn cứ gõ câu hỏi của mình nhé."
+COMMUNE_SKIP_WORDS = ("bỏ qua", "thôi", "hủy", "huỷ", "không", "khong", "bo qua", "huy", "thoi")
+ZALO_COMMUNE_FOOTER = "Bạn trả lời bằng số thứ tự, hoặc gõ lại tên xã."

@@ -36,3 +36,7 @@ FAILED = "⚠️ Không làm được: {error}"
 RELOADING = "⏳ Đang cập nhật dữ liệu…"
 CHANNEL_NAMES = {"telegram": "Telegram", "zalo": "Zalo", "cli": "dòng lệnh"}
 MEMBER = "Thành viên"  # a reviewer without a name
+
+# Communes: the citizens' xã or phường on a post (the team of a commune with its own review chat
+# gets the questions of its citizens)
+POST_COMMUNE = "📍 Xã, phường: {names}"

@@ -26,6 +26,7 @@ from bot.models import ReviewGroup, ReviewItem, utcnow
 from bot.retrieval import Index
 from bot.review.grouping import Pending, Wording, similarity, unit
 from bot.storage import Store
+from indexer.communes import Communes
 from indexer.text import views
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ class ItemView:
     text: str
     question_id: int | None
     has_chat: bool
+    commune: str | None = None  # the citizen's commune code
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,12 @@ class GroupView:
     created_at: dt.datetime
     updated_at: dt.datetime
     items: tuple[ItemView, ...]
+    commune: str | None = None  # the commune whose review chats review it; None: the province
+
+    @property
+    def communes(self) -> list[str]:
+        """The commune codes of the citizens who asked (those who told theirs), first asked first."""
+        return list(dict.fromkeys(i.commune for i in self.items if i.commune))
 
     @property
     def count(self) -> int:
@@ -136,17 +144,20 @@ class GroupView:
 
 def _view(g: ReviewGroup) -> GroupView:
     items = tuple(ItemView(i.id, i.created_at, i.channel, i.reason, i.status, i.text, i.question_id,
-                           i.chat_id is not None) for i in g.items)
+                           i.chat_id is not None, i.commune) for i in g.items)
     return GroupView(g.id, g.status, g.text, g.answer, g.faq_id, tuple(g.candidates or ()), g.posted,
-                     g.created_at, g.updated_at, items)
+                     g.created_at, g.updated_at, items, g.commune)
 
 
 class ReviewQueue:
     """Review groups and items in the store; every method is synchronous (call it in a thread)."""
 
-    def __init__(self, store: Store, settings: Settings, index: IndexSource | None = None):
+    def __init__(self, store: Store, settings: Settings, index: IndexSource | None = None,
+                 communes: Communes | None = None):
         self.store = store
         self.settings = settings
+        # where a commune's questions are reviewed (its own chats, or the province's)
+        self.communes = communes if communes is not None else Communes.load_if_present(settings.communes)
         self._index_source = index
         self._assign_lock = threading.Lock()
 
@@ -162,47 +173,51 @@ class ReviewQueue:
     # -- grouping ------------------------------------------------------------------------------
     def assign_pending(self) -> list[int]:
         """Put every pending item that has no group into the most similar pending group, or into a
-        new group. Safe to run from several processes at once. Returns the groups created or grown."""
+        new group. Groups never mix destinations: the questions of a commune with its own review
+        chats are grouped apart from the rest (reviewed in the provincial chats). Safe to run from
+        several processes at once. Returns the groups created or grown."""
         with self._assign_lock:
             with self.store.session() as s:
                 items = s.execute(
-                    select(ReviewItem.id, ReviewItem.text)
+                    select(ReviewItem.id, ReviewItem.text, ReviewItem.commune)
                     .where(ReviewItem.group_id.is_(None), ReviewItem.status == "pending")
                     .order_by(ReviewItem.id)
                 ).all()
             if not items:
                 return []
             index = self._index()
-            wordings = [Wording.of(text) for _, text in items]
+            wordings = [Wording.of(text) for _, text, _ in items]
             vectors = index.embedder.encode_queries([w.normalized for w in wordings])
             groups = self._pending_groups()
             touched: list[int] = []
-            for (item_id, _), wording, vec in zip(items, wordings, vectors, strict=False):
+            for (item_id, _, commune), wording, vec in zip(items, wordings, vectors, strict=False):
                 vec = np.asarray(vec, dtype=np.float32)
-                gid = self._assign(item_id, wording, vec, groups, index)
+                destination = self.communes.destination(commune)
+                gid = self._assign(item_id, wording, vec, groups.setdefault(destination, []), index, destination)
                 if gid is not None:
                     touched.append(gid)
             return sorted(set(touched))
 
-    def _pending_groups(self) -> list[Pending]:
+    def _pending_groups(self) -> dict[str | None, list[Pending]]:
+        """The pending groups by destination (a commune code, or None for the province)."""
         with self.store.session() as s:
-            rows = s.execute(select(ReviewGroup.id, ReviewGroup.embedding, ReviewGroup.text)
+            rows = s.execute(select(ReviewGroup.id, ReviewGroup.embedding, ReviewGroup.text, ReviewGroup.commune)
                              .where(ReviewGroup.status == "pending", ReviewGroup.embedding.is_not(None))).all()
             sizes = dict(s.execute(select(ReviewItem.group_id, func.count(ReviewItem.id))
                                    .where(ReviewItem.group_id.in_([r[0] for r in rows]))
                                    .group_by(ReviewItem.group_id)).all()) if rows else {}
-        out = []
-        for gid, emb, text in rows:
+        out: dict[str | None, list[Pending]] = {}
+        for gid, emb, text, commune in rows:
             w = Wording.of(text)
-            out.append(Pending(gid, np.asarray(emb, dtype=np.float32), max(1, sizes.get(gid, 1)),
-                                w.folded, w.words, w.accented))
+            out.setdefault(commune, []).append(Pending(gid, np.asarray(emb, dtype=np.float32),
+                                                       max(1, sizes.get(gid, 1)), w.folded, w.words, w.accented))
         return out
 
     def similarity(self, wording: Wording, vec: np.ndarray, group: Pending) -> float | None:
         return similarity(wording, vec, group, self.threshold)
 
     def _assign(self, item_id: int, wording: Wording, vec: np.ndarray, groups: list[Pending],
-                index: Index) -> int | None:
+                index: Index, destination: str | None = None) -> int | None:
         best: Pending | None = None
         best_sim = -1.0
         for g in groups:
@@ -229,7 +244,8 @@ class ReviewQueue:
         try:
             with self.store.session() as s, s.begin():
                 row = ReviewGroup(status="pending", text=wording.text, normalized=wording.normalized,
-                                  embedding=_store_vec(vec), candidates=candidates, posted=False)
+                                  embedding=_store_vec(vec), candidates=candidates, posted=False,
+                                  commune=destination)
                 s.add(row)
                 s.flush()
                 gid = row.id

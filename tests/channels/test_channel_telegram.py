@@ -48,8 +48,10 @@ async def test_start_shows_greeting_and_topic_buttons(telegram_api, spy):
     assert sent["_shown"] == f"{spy.greeting()}\n\n{replies.TOPICS}"
     assert sent["parse_mode"] == "HTML"
     labels = [label for _, label in spy.categories()]
-    assert [text for text, _ in telegram_api.buttons(sent)] == labels
-    assert all(data.startswith("c:") for _, data in telegram_api.buttons(sent))
+    # the topics, then (for a citizen who has not told their commune) the commune button
+    assert [text for text, _ in telegram_api.buttons(sent)] == [*labels, replies.COMMUNE_OFFER_BUTTON]
+    assert all(data.startswith("c:") for _, data in telegram_api.buttons(sent)[:-1])
+    assert telegram_api.buttons(sent)[-1][1] == "x:"
 
 
 async def test_topic_menu_then_question(telegram_api, spy):

@@ -45,7 +45,8 @@ from bot.channels import common
 from bot.channels.render import numbered, reply_text
 from bot.channels.telegram.sender import CHANNEL, TelegramSender, html_parts
 from bot.replies import citizens as replies
-from bot.types import Message, Reply
+from bot.state import MemoryStateStore, StateStore
+from bot.types import CommuneReply, Message, Reply
 
 if TYPE_CHECKING:
     from bot.assistant import Assistant
@@ -56,8 +57,9 @@ log = logging.getLogger(__name__)
 ALLOWED_UPDATES = ["message", "callback_query"]
 MAX_CALLBACK_BYTES = 64
 
-# Callback data prefixes: c:<category>, q:<faq id>, n:<log id or empty>, f:<log id>:<1|0>.
-CB_CATEGORY, CB_QUESTION, CB_NONE, CB_FEEDBACK = "c", "q", "n", "f"
+# Callback data prefixes: c:<category>, q:<faq id>, n:<log id or empty>, f:<log id>:<1|0>,
+# x:<commune code> (x: alone asks for the commune).
+CB_CATEGORY, CB_QUESTION, CB_NONE, CB_FEEDBACK, CB_COMMUNE = "c", "q", "n", "f", "x"
 
 UNSUPPORTED = (
     filters.Sticker.ALL
@@ -174,8 +176,11 @@ class TelegramChannel:
         poll_timeout: float = 30.0,
         rate_limit_per_minute: int = 20,
         concurrency: int = 64,
+        state: StateStore | None = None,
+        state_ttl: float = 900.0,
     ) -> None:
         """`handlers` (e.g. the review buttons) are tried before the citizens' ones;
+        `state` keeps the pending commune prompt (slot "prompt") for every replica;
         `early_handlers` see every update first and stop it by raising ApplicationHandlerStop
         (a reviewer's answer); `claims` deduplicates updates across processes."""
         if webhook_url and not secret_token:
@@ -188,6 +193,8 @@ class TelegramChannel:
         self.metrics = metrics
         self.poll_timeout = poll_timeout
         self._codec = _CallbackCodec()
+        self.state: StateStore = state if state is not None else MemoryStateStore()
+        self.state_ttl = state_ttl
         self._limit = common.UserRateLimit(rate_limit_per_minute)
         builder = ApplicationBuilder().bot(sender.bot).concurrent_updates(concurrency)
         if webhook_url:
@@ -251,6 +258,8 @@ class TelegramChannel:
             app.add_handler(handler)
         app.add_handler(CommandHandler(["start", "menu"], self._on_start))
         app.add_handler(CommandHandler("help", self._on_help))
+        app.add_handler(CommandHandler("xa", self._on_commune_command))
+        app.add_handler(CallbackQueryHandler(self._on_commune_button, pattern=rf"^{CB_COMMUNE}:\d*$"))
         app.add_handler(CallbackQueryHandler(self._on_category, pattern=f"^{CB_CATEGORY}[:#]"))
         app.add_handler(CallbackQueryHandler(self._on_question, pattern=f"^{CB_QUESTION}[:#]"))
         app.add_handler(CallbackQueryHandler(self._on_none, pattern=rf"^{CB_NONE}:\d*$"))
@@ -271,13 +280,16 @@ class TelegramChannel:
         chat = update.effective_chat
         if chat is None:
             return
-        greeting = await asyncio.to_thread(self.assistant.greeting)
+        user_id = self._message(update, "").user_id
+        greeting = await asyncio.to_thread(self.assistant.greeting, CHANNEL, user_id)
         categories = await asyncio.to_thread(self.assistant.categories)
         keyboard = [
             [InlineKeyboardButton(label, callback_data=self._codec.pack(CB_CATEGORY, cat_id))]
             for cat_id, label in categories
         ]
         text = f"{greeting}\n\n{replies.TOPICS}" if keyboard else greeting
+        if replies.COMMUNE_OFFER in greeting:  # not told yet: a button opens the commune prompt
+            keyboard.append([InlineKeyboardButton(replies.COMMUNE_OFFER_BUTTON, callback_data=f"{CB_COMMUNE}:")])
         await self._send(chat.id, text, InlineKeyboardMarkup(keyboard) if keyboard else None)
 
     async def _on_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -371,9 +383,12 @@ class TelegramChannel:
         if not text:  # only a mention: greet
             await self._on_start(update, context)
             return
-        command = commands.match(text)  # "trợ giúp", "menu": commands typed as words
+        if await self._commune_answer(update, text):
+            return  # the message answered the pending commune prompt
+        command = commands.match(text)  # "trợ giúp", "menu", "đổi xã": commands typed as words
         if command is not None:
-            await (self._on_help if command.name == "help" else self._on_start)(update, context)
+            handler = {"help": self._on_help, "commune": self._on_commune_command}.get(command.name, self._on_start)
+            await handler(update, context)
             return
         if not self._limit.allow(str(update.effective_user.id if update.effective_user else message.chat_id)):
             await self._send(message.chat_id, replies.RATE_LIMITED)
@@ -383,6 +398,68 @@ class TelegramChannel:
             self.metrics, CHANNEL, self.assistant.handle, self._message(update, text)
         )
         await self._send_reply(update, reply)
+
+    # -- the citizen's commune ----------------------------------------------------------------
+
+    def _prompt_key(self, update: Update) -> str | None:
+        user = update.effective_user
+        return self.assistant.user_key(CHANNEL, str(user.id)) if user else None
+
+    async def _ask_commune(self, update: Update) -> None:
+        chat, key = update.effective_chat, self._prompt_key(update)
+        if chat is None or key is None:
+            return
+        await asyncio.to_thread(self.state.put, CHANNEL, key, "prompt", {"commune": []}, self.state_ttl)
+        text = await asyncio.to_thread(self.assistant.commune_prompt, CHANNEL, self._message(update, "").user_id)
+        await self._send(chat.id, text)
+
+    async def _on_commune_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._ask_commune(update)
+
+    async def _commune_answer(self, update: Update, text: str) -> bool:
+        """A message while the commune prompt is open: read it as a commune name. False when it
+        is something else (then it is handled as any message)."""
+        key, chat = self._prompt_key(update), update.effective_chat
+        if key is None or chat is None:
+            return False
+        prompt = await asyncio.to_thread(self.state.get, CHANNEL, key, "prompt")
+        if not prompt or prompt.get("commune") is None:
+            return False
+        message = self._message(update, text)
+        reply: CommuneReply = await asyncio.to_thread(
+            self.assistant.choose_commune, text, CHANNEL, message.user_id)
+        if reply.kind == "retry":
+            await self._send(chat.id, reply.text)
+            return True
+        if reply.kind == "choices":
+            await asyncio.to_thread(self.state.put, CHANNEL, key, "prompt",
+                                    {"commune": [list(o) for o in reply.options]}, self.state_ttl)
+            rows = [[InlineKeyboardButton(label, callback_data=f"{CB_COMMUNE}:{code}")]
+                    for code, label in reply.options]
+            await self._send(chat.id, reply.text, InlineKeyboardMarkup(rows))
+            return True
+        await asyncio.to_thread(self.state.clear, CHANNEL, key, "prompt")
+        if reply.kind == "not_a_name":
+            return False
+        await self._send(chat.id, reply.text)
+        return True
+
+    async def _on_commune_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None or query.data is None:
+            return
+        code = query.data.partition(":")[2]
+        await query.answer()
+        if not code:  # the greeting's button: ask for the name
+            await self._ask_commune(update)
+            return
+        key, chat = self._prompt_key(update), update.effective_chat
+        if key is None or chat is None:
+            return
+        await self.sender.drop_buttons(query.message)
+        await asyncio.to_thread(self.state.clear, CHANNEL, key, "prompt")
+        text = await asyncio.to_thread(self.assistant.set_commune, code, CHANNEL, self._message(update, "").user_id)
+        await self._send(chat.id, text)
 
     async def _on_unsupported(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message

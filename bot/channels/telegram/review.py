@@ -2,7 +2,8 @@
 and the `/reload` command.
 
 - `ReviewPoster` posts each new group of pending questions to every `TROLYSO_REVIEW_CHAT_IDS`
-  chat with the buttons **Trả lời**, **Là câu hỏi có sẵn** and **Bỏ qua** (run by the review
+  chat (or, for a group of a commune with its own `review_chat_ids` in communes.yaml, to that
+  commune's chats) with the buttons **Trả lời**, **Là câu hỏi có sẵn** and **Bỏ qua** (run by the review
   worker inside `serve`); it also relays reload errors there.
 - `ReviewHandlers.handlers()` are given to the `TelegramChannel` (by `bot.server`, the one
   wiring place), which runs them before the citizens' ones:
@@ -12,8 +13,8 @@ and the `/reload` command.
     that entry and adds their wording to it as alternates;
   * Bỏ qua: the group is closed without an answer;
   * /reload: rebuild the index now (bot.reload).
-  Only members of a review chat (checked with getChatMember) and `TROLYSO_ADMIN_IDS` may act;
-  everyone else gets a refusal.
+  Only members of a provincial review chat (checked with getChatMember), members of the review
+  chats of the group's commune, and `TROLYSO_ADMIN_IDS` may act; everyone else gets a refusal.
 
 Everything is sent through the one `TelegramSender`.
 
@@ -63,6 +64,7 @@ from bot.review.actions import ActionResult, answer_group, link_group, promote_g
 from bot.review.delivery import Senders
 from bot.review.queue import GroupView, ReviewError, ReviewQueue
 from bot.state import StateStore
+from indexer.communes import Communes
 from indexer.faq_edit import FaqEditor
 
 log = logging.getLogger(__name__)
@@ -89,9 +91,12 @@ def _local(value: dt.datetime) -> str:
     return value.replace(tzinfo=dt.UTC).astimezone(VIETNAM).strftime("%H:%M %d/%m")
 
 
-def post_text(group: GroupView) -> str:
+def post_text(group: GroupView, communes: Communes | None = None) -> str:
     """The post of a new group in the review chats (plain text; escape it for HTML)."""
     lines = [say.POST_TITLE.format(gid=group.id, count=group.count), f"“{_short(group.text)}”"]
+    known = [c for c in (communes.get(code) for code in group.communes) if c] if communes else []
+    if known:
+        lines.append(say.POST_COMMUNE.format(names=", ".join(c.label for c in known)))
     others = group.wordings(SHOWN_WORDINGS + 1)[1:]
     if others:
         lines += ["", say.POST_OTHER, *(f"• {_short(w)}" for w in others)]
@@ -118,24 +123,26 @@ def post_markup(gid: int) -> InlineKeyboardMarkup:
 
 
 class Authorizer:
-    """Who may act on review groups: `TROLYSO_ADMIN_IDS`, and members of a review chat."""
+    """Who may act on review groups: `TROLYSO_ADMIN_IDS`, members of a provincial review chat,
+    and, for a commune's group, members of that commune's review chats (`chats`)."""
 
     def __init__(self, settings: Settings, ttl: float = AUTH_TTL):
         self.settings = settings
         self.ttl = ttl
-        self._cache: dict[int, tuple[bool, float]] = {}
+        self._cache: dict[tuple[int, tuple[int, ...]], tuple[bool, float]] = {}
 
-    async def allowed(self, bot: Bot, user_id: int | None) -> bool:
+    async def allowed(self, bot: Bot, user_id: int | None, chats: tuple[int, ...] = ()) -> bool:
         if user_id is None:
             return False
         if user_id in self.settings.admin_ids:
             return True
-        cached = self._cache.get(user_id)
+        key = (user_id, chats)
+        cached = self._cache.get(key)
         now = time.monotonic()
         if cached and now - cached[1] < self.ttl:
             return cached[0]
         ok = False
-        for chat_id in self.settings.review_chat_ids:
+        for chat_id in (*self.settings.review_chat_ids, *chats):
             try:
                 member = await bot.get_chat_member(chat_id, user_id)
             except TelegramError as exc:  # e.g. "user not found": not a member of that chat
@@ -145,22 +152,27 @@ class Authorizer:
                                            and getattr(member, "is_member", False)):
                 ok = True
                 break
-        self._cache[user_id] = (ok, now)
+        self._cache[key] = (ok, now)
         return ok
 
 
 class ReviewPoster:
     """Posts new review groups and admin notices to the review chats."""
 
-    def __init__(self, settings: Settings, sender: TelegramSender):
+    def __init__(self, settings: Settings, sender: TelegramSender, communes: Communes | None = None):
         self.settings = settings
         self.sender = sender
+        self.communes = communes or Communes()
+
+    def chats(self, group: GroupView) -> tuple[int, ...]:
+        """Where a group is reviewed: its commune's chats, else the provincial ones."""
+        return self.communes.review_chats(group.commune) or tuple(self.settings.review_chat_ids)
 
     async def post(self, group: GroupView) -> bool:
-        """Post to every review chat. False only when a passing failure should be retried."""
+        """Post to every review chat of the group. False only when a passing failure should be retried."""
         retry = False
-        for chat_id in self.settings.review_chat_ids:
-            result = await self.sender.send(chat_id, post_text(group), markup=post_markup(group.id),
+        for chat_id in self.chats(group):
+            result = await self.sender.send(chat_id, post_text(group, self.communes), markup=post_markup(group.id),
                                             markup_on_first=True)
             if result.outcome == "refused":  # the bot is not in that chat: retrying cannot help
                 log.error("review: cannot post group %s to chat %s: %s", group.id, chat_id, result.problem)
@@ -208,7 +220,8 @@ class ReviewHandlers:
     """The reviewers' side of the Telegram bot: buttons on review posts, answers, /reload."""
 
     def __init__(self, settings: Settings, sender: TelegramSender, queue: ReviewQueue, senders: Senders,
-                 editor: FaqEditor, reloader: Reloader, index: Callable[[], Index], state: StateStore):
+                 editor: FaqEditor, reloader: Reloader, index: Callable[[], Index], state: StateStore,
+                 communes: Communes | None = None):
         self.settings = settings
         self.sender = sender
         self.queue = queue
@@ -218,6 +231,15 @@ class ReviewHandlers:
         self.index = index
         self.auth = Authorizer(settings)
         self.state = state
+        self.communes = communes or Communes()
+
+    async def _group_chats(self, gid: int) -> tuple[int, ...]:
+        """The review chats of the group's commune (their members may act on it too)."""
+        try:
+            group = await asyncio.to_thread(self.queue.group, gid)
+        except ReviewError:
+            return ()
+        return self.communes.review_chats(group.commune)
 
     def handlers(self) -> list[BaseHandler[Any, Any, Any]]:
         """For `TelegramChannel(handlers=...)`: they run before the citizens' handlers."""
@@ -257,11 +279,12 @@ class ReviewHandlers:
         if query is None:
             return
         user = update.effective_user
-        if not await self.auth.allowed(context.bot, user.id if user else None):
+        parts = (query.data or "").split(":")
+        chats = await self._group_chats(int(parts[2])) if len(parts) >= 3 and parts[2].isdigit() else ()
+        if not await self.auth.allowed(context.bot, user.id if user else None, chats):
             log.info("review: refused a review button for user %s", user.id if user else None)
             await query.answer(say.REFUSED, show_alert=True)
             return
-        parts = (query.data or "").split(":")
         if len(parts) < 3 or not parts[2].isdigit():
             await query.answer(say.EXPIRED)
             return
@@ -381,7 +404,7 @@ class ReviewHandlers:
         if text.lower() in CANCEL_WORDS:
             await self._reply(message, say.CANCELLED)
             return
-        if not await self.auth.allowed(context.bot, user_id):
+        if not await self.auth.allowed(context.bot, user_id, await self._group_chats(entry.group_id)):
             await self._reply(message, say.REFUSED)
             return
         try:

@@ -65,16 +65,19 @@ class _Chat:
     choices: _Choices | None = None
     feedback_log_id: int | None = None  # the answer that "đúng"/"sai" would rate
     greeted: bool = False
+    # the commune prompt: None when not asked; [] while a name is awaited; (code, label) choices
+    commune: list[tuple[str, str]] | None = None
     outbox: list[str] = field(default_factory=list)  # replies, sent once the new state is saved
 
     def prompt(self) -> dict[str, Any] | None:
-        if self.choices is None and self.feedback_log_id is None:
+        if self.choices is None and self.feedback_log_id is None and self.commune is None:
             return None
         choices = None
         if self.choices is not None:
             choices = {"kind": self.choices.kind, "options": [list(o) for o in self.choices.options],
                        "log_id": self.choices.log_id}
-        return {"choices": choices, "feedback": self.feedback_log_id}
+        commune = None if self.commune is None else [list(o) for o in self.commune]
+        return {"choices": choices, "feedback": self.feedback_log_id, "commune": commune}
 
     @classmethod
     def of(cls, prompt: dict[str, Any] | None, greeted: bool) -> _Chat:
@@ -82,7 +85,9 @@ class _Chat:
         raw = prompt.get("choices")
         choices = (_Choices(raw["kind"], [(str(a), str(b)) for a, b in raw["options"]], raw.get("log_id"))
                    if isinstance(raw, dict) else None)
-        return cls(choices, prompt.get("feedback"), greeted)
+        commune = prompt.get("commune")
+        options = [(str(a), str(b)) for a, b in commune] if isinstance(commune, list) else None
+        return cls(choices, prompt.get("feedback"), greeted, options)
 
 
 def _words(text: str) -> str:
@@ -246,7 +251,7 @@ class ZaloChannel:
             return
         user_key = self.assistant.user_key(CHANNEL, incoming.user_id)
         was = await asyncio.to_thread(self._load, user_key)
-        chat = _Chat(was.choices, was.feedback_log_id, was.greeted)
+        chat = _Chat(was.choices, was.feedback_log_id, was.greeted, was.commune)
         try:
             await self._answer(chat, incoming)
         finally:
@@ -262,6 +267,8 @@ class ZaloChannel:
         words = _words(text)
         message = Message(text=text, channel=CHANNEL, user_id=incoming.user_id, chat_id=chat_id)
         number = _NUMBER.match(text)
+        if chat.commune is not None and await self._commune_answer(chat, message, number):
+            return  # the message answered the commune prompt (else it falls through)
 
         confirming = chat.choices is not None and chat.choices.kind == "clarify" and len(chat.choices.options) == 1
         if number and chat.choices:
@@ -277,10 +284,14 @@ class ZaloChannel:
         elif (command := commands.match(text)) is not None:
             if command.name == "help":
                 chat.outbox.append(commands.help_text())
+            elif command.name == "commune":  # the next message is read as a commune name
+                chat.choices, chat.feedback_log_id, chat.commune = None, None, []
+                chat.outbox.append(await asyncio.to_thread(self.assistant.commune_prompt, CHANNEL,
+                                                           incoming.user_id))
             else:  # start, menu: the greeting with the numbered topics
-                await self._greet(chat, chat_id)
+                await self._greet(chat, chat_id, incoming.user_id)
         elif words in GREETINGS and not chat.greeted:
-            await self._greet(chat, chat_id)
+            await self._greet(chat, chat_id, incoming.user_id)
         elif number:
             chat.outbox.append(replies.ZALO_EXPIRED_CHOICE)
         elif not self._limit.allow(incoming.user_id):
@@ -290,8 +301,35 @@ class ZaloChannel:
             reply = await common.ask(self.metrics, CHANNEL, self.assistant.handle, message)
             await self._send_reply(chat, chat_id, reply)
 
-    async def _greet(self, chat: _Chat, chat_id: str) -> None:
-        greeting = await asyncio.to_thread(self.assistant.greeting)
+    async def _commune_answer(self, chat: _Chat, message: Message, number: re.Match[str] | None) -> bool:
+        """The message after "đổi xã": a commune name, or a number of the choices offered.
+        False when it is something else (it then goes on as any message)."""
+        options = chat.commune or []
+        if number and options:
+            n = int(number.group(1))
+            if not 1 <= n <= len(options):
+                chat.outbox.append(replies.ZALO_OUT_OF_RANGE.format(low=1, high=len(options)))
+                return True
+            chat.commune = None
+            chat.outbox.append(await asyncio.to_thread(
+                self.assistant.set_commune, options[n - 1][0], CHANNEL, message.user_id))
+            return True
+        reply = await asyncio.to_thread(self.assistant.choose_commune, message.text, CHANNEL, message.user_id)
+        if reply.kind == "not_a_name":
+            chat.commune = None
+            return False
+        if reply.kind == "choices":
+            chat.commune = list(reply.options)
+            listed = numbered(label for _, label in reply.options)
+            chat.outbox.append(f"{reply.text}\n{listed}\n\n{replies.ZALO_COMMUNE_FOOTER}")
+            return True
+        if reply.kind in ("set", "skipped"):
+            chat.commune = None
+        chat.outbox.append(reply.text)  # retry: the prompt stays open
+        return True
+
+    async def _greet(self, chat: _Chat, chat_id: str, user_id: str) -> None:
+        greeting = await asyncio.to_thread(self.assistant.greeting, CHANNEL, user_id)
         categories = await asyncio.to_thread(self.assistant.categories)
         chat.greeted = True
         chat.feedback_log_id = None
