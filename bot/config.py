@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     lexical_scale: float = 12.0  # K: BM25 score divided by K (capped at 1) in the confidence
     coverage_rank: float = 0.5  # weight of the coverage z-score in the ranking
     knowledge_bonus: float = 0.03  # passages' calibration offset against FAQ entries
+    type_penalty: float = 0.3  # FAQ confidence *= 1 - this when an entry misses the asked type (question_type.py)
     near_duplicate_cosine: float = 0.97  # faq check warns above this cosine across ids
     faiss_exact_max: int = 50_000  # above this many vectors, an approximate (HNSW) index is used
 

@@ -3,7 +3,9 @@
 Ranking and deciding use different scores (see ../shared/research/retrieval-levers.md):
 - rank: z-score fusion of the dense cosine and the BM25 score over the candidate pool;
 - confidence (absolute, in [0, 1]): w * cosine + (1 - w) * min(1, BM25 / K), raised to the
-  fuzzy ratio when a question is a near-exact (typo) match.
+  fuzzy ratio when a question is a near-exact (typo) match;
+- a candidate that does not cover what the question asks for (a cost, a time, a place, ...:
+  indexer/question_type.py) has its confidence lowered by `type_penalty` (never its rank).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 from bot.types import Candidate
 from indexer.bm25 import BM25
 from indexer.build import FORMAT, current_build, fuzzy_docs
+from indexer.question_type import MISMATCH_TYPES, candidate_types, covered_types, missing_types, question_types
 from indexer.targets import Target, TargetKind
 from indexer.text import Views, lexical_terms
 from indexer.text_cache import TextCache
@@ -48,6 +51,7 @@ class RetrievalParams:
     coverage_weight: float = 0.0  # confidence *= (1 - c) + c * coverage
     coverage_rank: float = 0.0  # weight of z(coverage) in the ranking score
     knowledge_bonus: float = 0.0  # added to passages' ranking and confidence (per-source calibration)
+    type_penalty: float = 0.0  # confidence *= 1 - type_penalty when the candidate misses the asked type
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,7 @@ class Features:
     bm25: np.ndarray
     fuzzy: np.ndarray
     coverage: np.ndarray
+    mismatch: np.ndarray  # 1.0 where the question asks a type the candidate does not cover
 
 
 def _z(x: np.ndarray) -> np.ndarray:
@@ -77,6 +82,7 @@ def score_features(f: Features, p: RetrievalParams, k: int = 10) -> list[Candida
     rank = w * _z(f.cos) + (1 - w) * _z(f.bm25) + p.coverage_rank * _z(f.coverage)
     conf = w * np.clip(f.cos, 0, 1) + (1 - w) * np.minimum(1.0, f.bm25 / p.lexical_scale)
     conf = conf * ((1 - p.coverage_weight) + p.coverage_weight * f.coverage)
+    conf = conf * (1 - p.type_penalty * f.mismatch * ~is_kb)
     conf = conf + p.knowledge_bonus * is_kb
     rank = rank + p.knowledge_bonus * 10 * is_kb
     typo = f.fuzzy >= p.fuzzy_min
@@ -84,7 +90,8 @@ def score_features(f: Features, p: RetrievalParams, k: int = 10) -> list[Candida
     rank = np.where(typo, rank.max() + f.fuzzy, rank)  # a near-exact question match ranks first
     order = np.argsort(-rank, kind="stable")[:k]
     return [Candidate(f.target_ids[j], f.kinds[j], float(min(1.0, conf[j])), float(rank[j]),
-                      float(f.cos[j]), float(f.bm25[j]), float(f.fuzzy[j]), float(f.coverage[j]))
+                      float(f.cos[j]), float(f.bm25[j]), float(f.fuzzy[j]), float(f.coverage[j]),
+                      bool(f.mismatch[j]))
             for j in order]
 
 
@@ -145,6 +152,10 @@ class Index:
             for s in fuzzy_docs(t, tt):
                 self._fuzzy_choices.append(s)
                 self._fuzzy_owner.append(i)
+        # what a target covers (question types its wordings ask or its text gives): derived on
+        # first need, since ~0.17 ms a target would add ~1.7 s to opening a 10,000-entry index
+        self._texts = texts
+        self._types: dict[int, frozenset[str]] = {}
 
     @classmethod
     def open(cls, out: Path, embedder: TextEmbedder, params: RetrievalParams | None = None) -> Index:
@@ -214,7 +225,7 @@ class Index:
     def features(self, v: Views, query_vec: np.ndarray | None = None) -> Features:
         """Evidence from every channel for the candidate pool of a question."""
         if not self.targets or not v.has_content:
-            return Features([], [], [], *(np.zeros(0),) * 4)
+            return Features([], [], [], *(np.zeros(0),) * 5)
         p = self.params
         if query_vec is None:
             query_vec = self.embedder.encode_queries([v.normalized])[0]
@@ -236,7 +247,24 @@ class Index:
             np.array([float(lex[i]) for i in ids], dtype=np.float64),
             np.array([fuzzy.get(i, 0.0) for i in ids], dtype=np.float64),
             self.coverage(v.folded, ids),
+            self.type_mismatch(v.normalized, ids),
         )
+
+    def type_mismatch(self, normalized: str, ids: list[int]) -> np.ndarray:
+        """1.0 for targets that do not cover a type the question asks (indexer/question_type.py)."""
+        asked = question_types(normalized, normalized=True) & MISMATCH_TYPES
+        if not asked:
+            return np.zeros(len(ids))
+        return np.array([1.0 if missing_types(asked, self.covered_types(i)) else 0.0 for i in ids])
+
+    def covered_types(self, i: int) -> frozenset[str]:
+        """The question types target i covers (cached; a racing thread only derives it twice)."""
+        types = self._types.get(i)
+        if types is None:
+            t, tt = self.targets[i], self._texts[i]
+            types = self._types[i] = (candidate_types((n for n, _ in tt.wordings), t.answer) if t.kind == "faq"
+                                      else covered_types(t.answer))
+        return types
 
     def coverage(self, folded: str, ids: list[int]) -> np.ndarray:
         """IDF-weighted share of the question's content words that each target contains."""

@@ -39,6 +39,7 @@ class Candidate:
     lexical: float = 0.0
     fuzzy: float = 0.0
     coverage: float = 1.0  # idf-weighted share of the question's words found in the target
+    type_mismatch: bool = False  # the question asks a type (cost, time, place...) the target does not cover
 
 
 @dataclass(frozen=True)
