@@ -219,7 +219,7 @@ class WebChannel:
     # -- the API -------------------------------------------------------------------------------
 
     async def start_info(self, request: Request) -> Response:
-        greeting = await asyncio.to_thread(self.assistant.greeting)
+        greeting = replies.GREETING  # no commune offer: the web chat cannot take a commune yet
         categories = await asyncio.to_thread(self.assistant.categories)
         return JSONResponse({"greeting": greeting, "topics": [{"id": c, "label": label} for c, label in categories],
                              "texts": _texts()})
