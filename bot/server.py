@@ -214,7 +214,7 @@ def build_services(settings: Settings, assistant: Assistant, metrics: Metrics | 
     if store is not None:  # the web chat keeps its sessions in the database
         sessions = WebSessions(store.sessions)
         senders["web"] = WebSender(sessions)
-        web = WebChannel(assistant, sessions, settings, metrics)
+        web = WebChannel(assistant, sessions, settings, metrics, state)
 
     communes = assistant.communes  # a commune's own review chats take its citizens' questions
     has_review_chats = bool(settings.review_chat_ids) or any(c.review_chat_ids for c in communes.units)

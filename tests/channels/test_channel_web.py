@@ -209,3 +209,28 @@ async def test_many_web_sessions_at_once_small(spy, tmp_path, faq_questions):
 @pytest.mark.bench
 async def test_many_web_sessions_at_once_bench(spy, tmp_path, faq_questions):
     await _web_load(spy, tmp_path, 200, 10, faq_questions)
+
+
+async def test_a_web_citizen_tells_their_commune(spy, tmp_path):
+    async with web(spy, tmp_path) as http:
+        start = (await http.get("/api/start")).json()
+        assert "đổi xã" in start["greeting"]  # the greeting offers it; never required
+        ask = (await http.post("/api/chat", json={"session": None, "text": "đổi xã"})).json()
+        session = ask["session"]
+        assert ask["kind"] == "commune" and "Bạn ở xã, phường nào?" in ask["answer"]
+        choices = (await http.post("/api/chat", json={"session": session, "text": "muong te"})).json()
+        assert choices["kind"] == "commune" and len(choices["communes"]) >= 2
+        picked = choices["communes"][0]
+        done = (await http.post("/api/choose", json={"session": session, "commune": picked["code"]})).json()
+        assert done["answer"].startswith("Đã ghi nhận: bạn ở") and picked["label"] in done["answer"]
+        again = (await http.post("/api/chat", json={"session": session, "text": "đổi xã"})).json()
+        assert picked["label"] in again["answer"]  # "Hiện tôi ghi bạn ở …"
+        via = (await http.post("/api/chat", json={"session": session, "text": "ta mung"})).json()
+        assert "nay thuộc" in via["answer"] and "Mường Kim" in via["answer"]
+        after = (await http.get("/api/start", params={"session": session})).json()
+        assert "đổi xã" not in after["greeting"]  # told once: no more offers
+        asked = (await http.post("/api/chat", json={"session": session, "text": "Giá lúa hôm nay bao nhiêu?"})).json()
+        assert asked["kind"] == "unanswered"
+    with spy.store.session() as s:
+        [commune] = s.scalars(select(ReviewItem.commune).where(ReviewItem.channel == "web")).all()
+    assert commune is not None

@@ -5,6 +5,7 @@
     POST /api/choose    {"session", "faq_id"} (a suggestion or topic question: its answer)
                         {"session", "category"} -> {"session", "kind": "topic", "questions": [...]}
                         {"session", "none_of": reply_id} ("none of these": to the community team)
+                        {"session", "commune": code} (a commune picked among the choices offered)
     POST /api/feedback  {"session", "reply_id", "helpful"}
     POST /api/forget    {"session"}             ("Xóa cuộc trò chuyện": the session is deleted)
     GET  /api/start     greeting, topics and every text the widget shows (Vietnamese lives here)
@@ -36,9 +37,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot import commands
 from bot.channels import common
 from bot.channels.web.sessions import CHANNEL, WebSessions
 from bot.replies import citizens as replies
+from bot.state import MemoryStateStore, StateStore
 from bot.types import Message, Reply
 
 if TYPE_CHECKING:
@@ -49,6 +52,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_BODY = 16 * 1024
+PROMPT_SLOT, PROMPT_TTL = "prompt", 900.0  # "đổi xã" waits 15 minutes for the commune's name
 MAX_TEXT = 2000
 CSP = ("default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; "
        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
@@ -88,9 +92,10 @@ class WebChannel:
     name = CHANNEL
 
     def __init__(self, assistant: Assistant, sessions: WebSessions, settings: Settings,
-                 metrics: Metrics | None = None) -> None:
+                 metrics: Metrics | None = None, state: StateStore | None = None) -> None:
         self.assistant = assistant
         self.sessions = sessions
+        self.state: StateStore = state if state is not None else MemoryStateStore()
         self.metrics = metrics
         self.origins = {o.lower() for o in settings.web_origins}
         self.proxies = [ip_network(p, strict=False) for p in settings.trusted_proxies]
@@ -219,7 +224,9 @@ class WebChannel:
     # -- the API -------------------------------------------------------------------------------
 
     async def start_info(self, request: Request) -> Response:
-        greeting = replies.GREETING  # no commune offer: the web chat cannot take a commune yet
+        token = request.query_params.get("session")
+        key = await asyncio.to_thread(self.sessions.known, token) if token else None
+        greeting = await asyncio.to_thread(self.assistant.greeting, CHANNEL, key or "")
         categories = await asyncio.to_thread(self.assistant.categories)
         return JSONResponse({"greeting": greeting, "topics": [{"id": c, "label": label} for c, label in categories],
                              "texts": _texts()})
@@ -233,8 +240,34 @@ class WebChannel:
         token, key = await asyncio.to_thread(self.sessions.resolve, token)
         if (limited := self._limited(request, key)) is not None:
             return limited
+        # the documented precedence: the pending commune prompt, then commands, then the Assistant
+        pending = await asyncio.to_thread(self.state.get, CHANNEL, key, PROMPT_SLOT)
+        if pending is not None:
+            answer = await asyncio.to_thread(self.assistant.choose_commune, text, CHANNEL, key)
+            if answer.kind != "not_a_name":
+                return JSONResponse(await self._commune(token, key, answer.kind, answer.text, answer.options))
+            await asyncio.to_thread(self.state.clear, CHANNEL, key, PROMPT_SLOT)
+        command = commands.match(text)
+        if command is not None and command.name == "commune":  # "đổi xã": the next text is a commune
+            await asyncio.to_thread(self.state.put, CHANNEL, key, PROMPT_SLOT, {"commune": True}, PROMPT_TTL)
+            ask = await asyncio.to_thread(self.assistant.commune_prompt, CHANNEL, key)
+            return JSONResponse({"session": token, "kind": "commune", "answer": ask, "suggestions": [],
+                                 "reply_id": None, "source": None, "faq_id": None, "matched": None})
+        if command is not None and command.name == "help":
+            return JSONResponse({"session": token, "kind": "help", "answer": commands.help_text(),
+                                 "suggestions": [], "reply_id": None, "source": None, "faq_id": None,
+                                 "matched": None})
         reply = await common.ask(self.metrics, CHANNEL, self.assistant.handle, self._message(key, text))
         return JSONResponse(self._reply(token, reply))
+
+    async def _commune(self, token: str, key: str, kind: str, text: str,
+                       options: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+        """The reply to a commune name: remembered, choices (as buttons), or ask again."""
+        if kind in ("set", "skipped"):
+            await asyncio.to_thread(self.state.clear, CHANNEL, key, PROMPT_SLOT)
+        return {"session": token, "kind": "commune", "answer": text, "reply_id": None, "source": None,
+                "faq_id": None, "matched": None,
+                "communes": [{"code": code, "label": label} for code, label in options]}
 
     async def choose(self, request: Request) -> Response:
         body = await self._body(request)
@@ -248,6 +281,11 @@ class WebChannel:
             reply = await common.ask(self.metrics, CHANNEL, self.assistant.reject_suggestions, log_id,
                                      self._message(key, ""))
             return JSONResponse(self._reply(token, reply))
+        commune = self._field(body, "commune", str, required=False)
+        if commune is not None:  # a button of the commune choices
+            await asyncio.to_thread(self.state.clear, CHANNEL, key, PROMPT_SLOT)
+            text = await asyncio.to_thread(self.assistant.set_commune, commune, CHANNEL, key)
+            return JSONResponse(await self._commune(token, key, "set", text, ()))
         faq_id = self._field(body, "faq_id", str, required=False)
         if faq_id is not None:
             label = self._field(body, "question", str, required=False) or ""

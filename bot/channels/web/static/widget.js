@@ -195,6 +195,9 @@
     var item = { who: "bot", text: reply.answer, source: reply.source, matched: reply.matched,
                  kind: reply.kind, replyId: reply.reply_id };
     var s = reply.suggestions || [];
+    if (reply.communes && reply.communes.length) {
+      item.choices = reply.communes.map(function (c) { return { label: c.label, commune: c.code }; });
+    }
     if (reply.kind === "clarify" && s.length === 1) {
       item.choices = [{ label: T.yes, faq: s[0].faq_id, question: s[0].question },
                       { label: T.no, none: reply.reply_id }];
@@ -231,6 +234,7 @@
     state.items[index].chosen = true;
     var body = { session: state.session };
     if (choice.category) body.category = choice.category;
+    else if (choice.commune) body.commune = choice.commune;
     else if (choice.faq) { body.faq_id = choice.faq; body.question = choice.question; }
     else body.none_of = choice.none === undefined ? null : choice.none;
     push({ who: "me", text: choice.label });
@@ -256,7 +260,8 @@
   }
 
   function greet() {
-    return api("GET", "/api/start").then(function (info) {
+    var q = state.session ? "?session=" + encodeURIComponent(state.session) : "";
+    return api("GET", "/api/start" + q).then(function (info) {
       T = info.texts || {};
       applyTexts();
       if (!state.items.length) {
