@@ -34,6 +34,7 @@ bench: setup
 	$(BIN)/python -m pytest -q -m bench -p no:cacheprovider
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/external.py
+	PYTHONPATH=. $(BIN)/python bench/report_pg.py
 
 eval: setup
 	$(BIN)/trolyso eval --set ../shared/eval/dev --cv 5

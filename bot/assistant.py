@@ -97,6 +97,7 @@ class Assistant:
             return Reply(question, "unanswered", replies.EMPTY)
         intent = detect_chitchat(v.folded)
         if intent:
+            self._count_chitchat(message)
             return Reply(question, "chitchat", _CHITCHAT[intent])
         index = self._index
         candidates = index.search(v, query_vec=query_vec)
@@ -144,6 +145,16 @@ class Assistant:
         review = self._review(message, "unanswered", reply.question) if reply.kind == "unanswered" else None
         log_id = self.store.log_question(record, review)
         return replace(reply, log_id=log_id)
+
+    def _count_chitchat(self, message: Message) -> None:
+        """Small talk is counted for the reports (time, channel, kind, hashed user, commune) but its
+        text is never stored (docs/privacy.md). The reply keeps no log id: nothing to rate."""
+        if self.store is None:
+            return
+        self.store.log_question(QuestionRecord(
+            channel=message.channel, user_hash=hash_user(self._key, message.channel, message.user_id),
+            text="", normalized="", kind="chitchat", faq_id=None, score=0.0,
+            commune=self._commune_code(message)))
 
     def _review(self, message: Message, reason: str, text: str) -> ReviewRequest:
         return ReviewRequest(reason, message.channel, message.chat_id or None, redact(text),

@@ -90,6 +90,11 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)  # may set X-Forwarded-For
     web_ip_rate_limit_per_minute: int = 120  # questions per minute from one address (a whole office)
 
+    # Reports (bot/report): local time of periods and of the scheduled post
+    timezone: str = "Asia/Ho_Chi_Minh"
+    report_chat_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)  # empty: the admin chats
+    report_formats: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["html", "xlsx", "pdf"])
+
     # Abuse protection
     rate_limit_per_minute: int = 20
 
@@ -98,14 +103,14 @@ class Settings(BaseSettings):
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
 
-    @field_validator("web_origins", "trusted_proxies", mode="before")
+    @field_validator("web_origins", "trusted_proxies", "report_formats", mode="before")
     @classmethod
     def _comma_strings(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("review_chat_ids", "admin_ids", mode="before")
+    @field_validator("review_chat_ids", "admin_ids", "report_chat_ids", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
         if isinstance(value, str):

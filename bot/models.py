@@ -18,7 +18,7 @@ class Base(DeclarativeBase):
 
 
 class QuestionLog(Base):
-    """Every question asked (except small talk and empty input), redacted."""
+    """Every question asked (not empty input), redacted. Small talk is counted with an empty text."""
 
     __tablename__ = "questions"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -69,6 +69,7 @@ class ReviewItem(Base):
     chat_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     text: Mapped[str] = mapped_column(Text)
     commune: Mapped[str | None] = mapped_column(String(16), nullable=True)  # the citizen's commune code
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)  # answered, linked, ignored...
     group: Mapped[ReviewGroup | None] = relationship(back_populates="items")
 
 
@@ -132,3 +133,14 @@ class Citizen(Base):
     user_key: Mapped[str] = mapped_column(String(64))
     commune_code: Mapped[str | None] = mapped_column(String(16), nullable=True)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class ReportDelivery(Base):
+    """A scheduled report claimed for sending: the unique key makes every replica send it once."""
+
+    __tablename__ = "report_deliveries"
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)  # e.g. official:2026-11
+    claimed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    claimed_by: Mapped[str] = mapped_column(String(128), default="")
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    outcome: Mapped[str] = mapped_column(String(255), default="")

@@ -32,6 +32,7 @@ from starlette.routing import BaseRoute, Route
 from bot.assistant import Assistant
 from bot.channels.common import Metrics
 from bot.channels.telegram.channel import TelegramChannel
+from bot.channels.telegram.report import ReportCommand
 from bot.channels.telegram.review import ReviewHandlers, ReviewPoster
 from bot.channels.telegram.sender import TelegramSender
 from bot.channels.web.channel import WebChannel
@@ -42,6 +43,7 @@ from bot.config import Settings
 from bot.outbound import NoSender, RetryPolicy, Sender
 from bot.reload import Reloader
 from bot.replies import admins
+from bot.report.schedule import ReportPoster, ReportScheduler
 from bot.review.actions import faq_editor
 from bot.review.queue import ReviewQueue
 from bot.review.worker import ReviewWorker
@@ -143,6 +145,7 @@ class Services:
     channels: list[Channel] = field(default_factory=list)
     worker: ReviewWorker | None = None
     poster: ReviewPoster | None = None
+    reports: ReportScheduler | None = None
 
     @asynccontextmanager
     async def running(self, *, watch: bool = True) -> AsyncIterator[Services]:
@@ -162,6 +165,8 @@ class Services:
                                                  name="spool-flusher"))
             if self.worker is not None:
                 tasks.append(asyncio.create_task(self.worker.run(), name="review-worker"))
+            if self.reports is not None:
+                tasks.append(asyncio.create_task(self.reports.run(), name="report-scheduler"))
             yield self
         finally:
             for task in tasks:
@@ -225,6 +230,16 @@ def build_services(settings: Settings, assistant: Assistant, metrics: Metrics | 
     if queue is not None:
         services.worker = ReviewWorker(queue, settings, senders, poster)
 
+    report_command = None
+    if telegram is not None and store is not None:  # the official reports, at 17:00 on the 14th
+        report_chats = settings.report_chat_ids or settings.review_chat_ids
+        report_poster = ReportPoster(store, telegram, index_dir=settings.resolved_index_dir, communes=communes,
+                                     folder=settings.data_dir / "reports", tz_name=settings.timezone,
+                                     formats=settings.report_formats)
+        report_command = ReportCommand(report_poster, report_chats, settings.admin_ids)
+        if report_chats:
+            services.reports = ReportScheduler(report_poster, report_chats)
+
     if telegram is not None:
         review = (ReviewHandlers(settings, telegram, queue, senders, faq_editor(settings), reloader,
                                  lambda: assistant.index, state, communes) if queue is not None else None)
@@ -232,7 +247,7 @@ def build_services(settings: Settings, assistant: Assistant, metrics: Metrics | 
             assistant,
             telegram,
             claims=store,
-            handlers=review.handlers() if review else (),
+            handlers=[*(review.handlers() if review else ()), *(report_command.handlers() if report_command else ())],
             early_handlers=review.early_handlers() if review else (),
             webhook_url=f"{public_url}/telegram/webhook" if public_url else None,
             secret_token=keys.get("telegram"),

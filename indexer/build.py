@@ -227,9 +227,45 @@ def publish(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    record_faq_changes(out, prev, targets)
     _prune(builds, keep=final)
     return BuildStats(len(targets), n_faq, len(targets) - n_faq, len(keys), embedded,
                       time.perf_counter() - started, final)
+
+
+CHANGES_FILE = "faq-changes.jsonl"
+
+
+def faq_changes(before: list[dict], after: list[Target]) -> dict[str, list[str]]:
+    """FAQ ids added, edited (question or answer), removed, and given new alternates."""
+    old = {t["id"]: t for t in before if t.get("kind") == "faq"}
+    new = {t.id: t for t in after if t.kind == "faq"}
+    edited, alternates = [], []
+    for fid in sorted(old.keys() & new.keys()):
+        o, n = old[fid], new[fid]
+        if (o.get("question"), (o.get("answer") or "").strip()) != (n.question, n.answer.strip()):
+            edited.append(fid)
+        if set(n.alternates) - set(o.get("alternates") or ()):
+            alternates.append(fid)
+    return {"added": sorted(new.keys() - old.keys()), "edited": edited,
+            "removed": sorted(old.keys() - new.keys()), "alternates": alternates}
+
+
+def record_faq_changes(out: Path, prev: Path | None, targets: list[Target]) -> None:
+    """Append what this build changed in the FAQ to `<out>/faq-changes.jsonl` (one line per build
+    that changed something; the first build records nothing: there is nothing to compare)."""
+    if prev is None:
+        return
+    try:
+        before = json.loads((prev / "targets.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    changes = faq_changes(before, targets)
+    if not any(changes.values()):
+        return
+    line = {"at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), **changes}
+    with open(out / CHANGES_FILE, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(line, ensure_ascii=False) + "\n")
 
 
 def _embed_missing(missing: list[tuple[str, tuple[str, str]]], cache: EmbeddingCache, embedder: TextEmbedder,

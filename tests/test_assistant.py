@@ -46,13 +46,15 @@ def test_out_of_scope_is_unanswered_redacted_and_queued(assistant):
     assert "0912" not in item.text
 
 
-def test_chitchat_and_empty_are_not_logged(assistant):
-    assert assistant.handle(Message("chào bạn")).kind == "chitchat"
-    assert assistant.handle(Message("cảm ơn nhiều nhé")).kind == "chitchat"
-    assert assistant.handle(Message("bạn là ai vậy")).kind == "chitchat"
+def test_chitchat_is_counted_without_its_text_and_empty_is_not_logged(assistant):
+    for text in ("chào bạn", "cảm ơn nhiều nhé", "bạn là ai vậy"):
+        reply = assistant.handle(Message(text, channel="zalo", user_id="u1"))
+        assert reply.kind == "chitchat" and reply.log_id is None  # nothing to rate
     empty = assistant.handle(Message("   "))
     assert empty.kind == "unanswered" and empty.score == 0
-    assert rows(assistant, QuestionLog) == []
+    logged = rows(assistant, QuestionLog)
+    assert [(q.kind, q.channel, q.text, q.normalized) for q in logged] == [("chitchat", "zalo", "", "")] * 3
+    assert all(q.user_hash and q.user_hash != "u1" for q in logged)
 
 
 def test_clarify_offers_suggestions_and_rejection_queues(assistant):

@@ -7,7 +7,7 @@ import argparse
 import logging
 import sys
 
-from bot.cli import ask, chat, common, faq, index, model, privacy, review, serve
+from bot.cli import ask, chat, common, faq, index, model, privacy, report, review, serve
 from bot.cli import eval as evaluation
 
 
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.register(sub)
     privacy.register(sub)  # trolyso privacy purge
     review.register(sub)  # trolyso review ...
+    report.register(sub)  # trolyso report
     return p
 
 
@@ -32,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    for noisy in ("httpx", "sentence_transformers", "transformers", "faiss", "alembic", "urllib3"):
+    for noisy in ("httpx", "sentence_transformers", "transformers", "faiss", "alembic", "urllib3", "matplotlib",
+                  "fontTools", "fpdf"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         command: common.Command = args.func

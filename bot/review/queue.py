@@ -316,7 +316,7 @@ class ReviewQueue:
         self._claim(gid, ("pending",), status="ignored")
         with self.store.session() as s, s.begin():
             s.execute(update(ReviewItem).where(ReviewItem.group_id == gid, ReviewItem.status == "pending")
-                      .values(status="ignored", chat_id=None))
+                      .values(status="ignored", chat_id=None, closed_at=utcnow()))
         return self.group(gid)
 
     def claim_answer(self, gid: int, answer: str) -> GroupView:
@@ -361,7 +361,7 @@ class ReviewQueue:
         status = delivery.closed_status if outcome == "sent" else "undeliverable"
         with self.store.session() as s, s.begin():
             s.execute(update(ReviewItem).where(ReviewItem.id.in_(delivery.item_ids), ReviewItem.status == "pending")
-                      .values(status=status, chat_id=None))
+                      .values(status=status, chat_id=None, closed_at=utcnow()))
 
     def settle(self, gid: int) -> GroupView:
         """After a delivery round: a group none of whose citizens could be reached is undeliverable."""

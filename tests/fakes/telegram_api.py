@@ -113,6 +113,25 @@ class FakeTelegramAPI(FakeBotAPI):
     # -- wire format --------------------------------------------------------------------------
 
     def parse_params(self, content_type: str, raw: bytes) -> dict[str, Any]:
+        if content_type.startswith("multipart/form-data"):  # files: {"filename", "size", "data"}
+            from email.parser import BytesParser
+            from email.policy import HTTP
+
+            msg = BytesParser(policy=HTTP).parsebytes(
+                b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + raw)
+            parts: dict[str, Any] = {}
+            for part in msg.iter_parts():  # type: ignore[attr-defined]
+                name = part.get_param("name", header="content-disposition")
+                data = part.get_payload(decode=True) or b""
+                filename = part.get_filename()
+                parts[name] = ({"filename": filename, "size": len(data), "data": data} if filename
+                               else data.decode("utf-8"))
+            for key, value in list(parts.items()):
+                if isinstance(value, str) and value.startswith("attach://"):
+                    parts[key] = parts.pop(value[len("attach://"):], value)
+            for key in JSON_FIELDS & parts.keys():
+                parts[key] = json.loads(parts[key])
+            return parts
         if "application/json" in content_type:
             return json.loads(raw or b"{}")
         params: dict[str, Any] = {k: v[-1] for k, v in parse_qs(raw.decode("utf-8"), keep_blank_values=True).items()}
@@ -143,6 +162,18 @@ class FakeTelegramAPI(FakeBotAPI):
             return self.ok(True)
         if method == "sendMessage":
             return self._send_message(params)
+        if method == "sendDocument":
+            document = params.get("document")
+            if not isinstance(document, dict) or not document.get("size"):
+                return self.error(400, "Bad Request: there is no document in the request")
+            chat_id = int(params["chat_id"])
+            message = {"message_id": next(self._message_ids), "date": int(time.time()),
+                       "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"}, "from": self.BOT,
+                       "document": {"file_id": f"f{chat_id}", "file_unique_id": "u", "file_name": document["filename"],
+                                    "file_size": document["size"]}}
+            with self.cond:
+                self.sent[message["message_id"]] = message
+            return self.ok(message)
         if method in ("sendChatAction", "answerCallbackQuery"):
             return self.ok(True)
         if method == "editMessageReplyMarkup":
@@ -272,6 +303,12 @@ class FakeTelegramAPI(FakeBotAPI):
                 c.params for c in self.calls
                 if c.method == "sendMessage" and c.status == 200 and int(c.params["chat_id"]) == chat_id
             ]
+
+    def documents_to(self, chat_id: int) -> list[str]:
+        """File names of the sendDocument calls that succeeded for a chat, oldest first."""
+        with self.cond:
+            return [c.params["document"]["filename"] for c in self.calls
+                    if c.method == "sendDocument" and c.status == 200 and int(c.params["chat_id"]) == chat_id]
 
     @staticmethod
     def buttons(params: dict) -> list[tuple[str, str]]:

@@ -18,6 +18,7 @@ import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from aiolimiter import AsyncLimiter
@@ -229,6 +230,23 @@ class TelegramSender:
         except (InvalidToken, TelegramError) as exc:
             return SendResult("retry", f"telegram: {type(exc).__name__}: {exc}", tuple(ids))
         return SendResult("sent", "", tuple(ids))
+
+    async def send_document(self, chat_id: int | str, path: Path, caption: str = "") -> SendResult:
+        """Send a file (a report) with an optional plain-text caption."""
+        target: int | str = int(chat_id) if str(chat_id).lstrip("-").isdigit() else chat_id
+        try:
+            await self._connect()
+            with open(path, "rb") as fh:
+                sent = await self.bot.send_document(target, fh, filename=path.name,
+                                                    caption=html.escape(caption, quote=False) or None,
+                                                    parse_mode=ParseMode.HTML)
+        except OSError as exc:
+            return SendResult("refused", f"telegram: cannot read {path.name}: {exc.strerror or exc}")
+        except (Forbidden, BadRequest) as exc:
+            return SendResult("refused", f"telegram: {exc}")
+        except (InvalidToken, TelegramError) as exc:
+            return SendResult("retry", f"telegram: {type(exc).__name__}: {exc}")
+        return SendResult("sent", "", (str(sent.message_id),))
 
     async def typing(self, chat_id: int | str) -> None:
         """The typing indicator: a nicety, never blocking or failing the answer."""
