@@ -73,6 +73,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("help", ("/help", "trợ giúp", "giúp đỡ", "help", "hướng dẫn"), replies.COMMAND_HELP, "help"),
     Command("menu", ("/menu", "chủ đề", "menu", "danh mục"), replies.COMMAND_MENU, "menu"),
     Command("commune", ("/xa", "đổi xã", "chọn xã", "đổi phường", "chọn phường"), replies.COMMAND_COMMUNE, "xa"),
+    Command("quiz", ("/quiz", "thi", "đố vui", "thi đố vui", "câu đố"), replies.COMMAND_QUIZ, "quiz"),
 )
 
 

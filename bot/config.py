@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     secret_key: str | None = None
     faq: Path = Path("faq.yaml")
     communes: Path = Path("communes.yaml")  # the province's xã and phường, their review chats
+    quiz: Path = Path("quiz.yaml")  # the quiz bank (indexer/quiz.py); contests.yaml lives next to it
     knowledge_dir: Path = Path("knowledge")
     index_dir: Path | None = None
 

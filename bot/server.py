@@ -41,6 +41,7 @@ from bot.channels.zalo.channel import ZaloChannel
 from bot.channels.zalo.sender import ZaloSender
 from bot.config import Settings
 from bot.outbound import NoSender, RetryPolicy, Sender
+from bot.quiz import Quiz, QuizBank
 from bot.reload import Reloader
 from bot.replies import admins
 from bot.report.schedule import ReportPoster, ReportScheduler
@@ -221,6 +222,8 @@ def build_services(settings: Settings, assistant: Assistant, metrics: Metrics | 
         senders["web"] = WebSender(sessions)
         web = WebChannel(assistant, sessions, settings, metrics, state)
 
+    quiz = build_quiz(settings, assistant)
+
     communes = assistant.communes  # a commune's own review chats take its citizens' questions
     has_review_chats = bool(settings.review_chat_ids) or any(c.review_chat_ids for c in communes.units)
     poster = ReviewPoster(settings, telegram, communes) if telegram and has_review_chats else None
@@ -254,6 +257,7 @@ def build_services(settings: Settings, assistant: Assistant, metrics: Metrics | 
             metrics=metrics,
             rate_limit_per_minute=settings.rate_limit_per_minute,
             state=state,
+            quiz=quiz,
         ))
     else:
         log.info("Telegram: TROLYSO_TELEGRAM_TOKEN is not set; the Telegram channel is off")
@@ -267,12 +271,24 @@ def build_services(settings: Settings, assistant: Assistant, metrics: Metrics | 
             metrics=metrics,
             rate_limit_per_minute=settings.rate_limit_per_minute,
             state=state,
+            quiz=quiz,
         ))
     else:
         log.info("Zalo: TROLYSO_ZALO_TOKEN is not set; the Zalo channel is off")
     if web is not None:
         services.channels.append(web)
     return services
+
+
+def build_quiz(settings: Settings, assistant: Assistant) -> Quiz:
+    """The quiz rounds over `settings.quiz` (reloaded on change; a missing file: no questions);
+    the FAQ entries to read next are named from the live index."""
+
+    def faq_question(faq_id: str) -> str | None:
+        target = assistant.index.target(faq_id)
+        return target.question if target is not None and target.kind == "faq" else None
+
+    return Quiz(QuizBank(settings.quiz), faq_question)
 
 
 def build_channels(settings: Settings, assistant: Assistant, metrics: Metrics) -> list[Channel]:

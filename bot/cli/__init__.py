@@ -7,7 +7,7 @@ import argparse
 import logging
 import sys
 
-from bot.cli import ask, chat, common, faq, index, model, privacy, report, review, serve
+from bot.cli import ask, chat, common, faq, index, model, privacy, quiz, report, review, serve
 from bot.cli import eval as evaluation
 
 
@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     model.register(sub)  # trolyso model prepare
     index.register(sub)  # trolyso index
     faq.register(sub)  # trolyso faq check
+    quiz.register(sub)  # trolyso quiz check
     ask.register(sub)  # trolyso ask
     chat.register(sub)  # trolyso chat
     evaluation.register(sub)  # trolyso eval

@@ -130,3 +130,22 @@ COMMUNE_NOT_FOUND = (
 COMMUNE_SKIPPED = "Vâng ạ. Bạn cứ gõ câu hỏi của mình nhé."
 COMMUNE_SKIP_WORDS = ("bỏ qua", "thôi", "hủy", "huỷ", "không", "khong", "bo qua", "huy", "thoi")
 ZALO_COMMUNE_FOOTER = "Bạn trả lời bằng số thứ tự, hoặc gõ lại tên xã."
+
+
+# Quiz "Công dân số thông minh" (issue 17): short rounds of questions in the chat.
+COMMAND_QUIZ = "Thi đố vui về kỹ năng số (5 câu)"
+QUIZ_INTRO = "Đố vui kỹ năng số: {n} câu. Bạn chọn đáp án đúng nhé."
+QUIZ_INTRO_TOPIC = "Đố vui kỹ năng số về «{topic}»: {n} câu. Bạn chọn đáp án đúng nhé."
+QUIZ_QUESTION = "Câu {i}/{n}: {question}"
+QUIZ_ZALO_FOOTER = "Bạn trả lời bằng số thứ tự (từ 1 đến {n})."
+QUIZ_RIGHT = "✅ Đúng rồi!"
+QUIZ_WRONG = "❌ Chưa đúng. Đáp án đúng là: {option}."
+QUIZ_SCORE = "Bạn trả lời đúng {score}/{n} câu."
+QUIZ_SCORE_ALL = "Bạn trả lời đúng {score}/{n} câu. Rất giỏi! 🎉"
+QUIZ_READ_MORE = "Đọc thêm:"
+QUIZ_ZALO_READ_MORE_FOOTER = "Gõ số thứ tự để đọc, hoặc gõ “thi” để chơi lượt mới."
+QUIZ_AGAIN = "Gõ “thi” để chơi lượt mới."
+QUIZ_NONE = "Hiện chưa có câu đố về chủ đề này. Bạn gõ “thi” để chơi các chủ đề khác nhé."
+QUIZ_OFF = "Hiện chưa có câu đố. Bạn cứ gõ câu hỏi của mình nhé."
+QUIZ_EXPIRED = "Lượt đố vui này đã hết giờ. Bạn gõ “thi” để chơi lượt mới nhé."
+QUIZ_ALREADY = "Câu này bạn đã trả lời rồi."

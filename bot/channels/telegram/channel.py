@@ -44,6 +44,7 @@ from bot import commands
 from bot.channels import common
 from bot.channels.render import numbered, reply_text
 from bot.channels.telegram.sender import CHANNEL, TelegramSender, html_parts
+from bot.quiz import ROUND_TTL, Quiz, Step, topic_of
 from bot.replies import citizens as replies
 from bot.state import MemoryStateStore, StateStore
 from bot.types import CommuneReply, Message, Reply
@@ -58,8 +59,8 @@ ALLOWED_UPDATES = ["message", "callback_query"]
 MAX_CALLBACK_BYTES = 64
 
 # Callback data prefixes: c:<category>, q:<faq id>, n:<log id or empty>, f:<log id>:<1|0>,
-# x:<commune code> (x: alone asks for the commune).
-CB_CATEGORY, CB_QUESTION, CB_NONE, CB_FEEDBACK, CB_COMMUNE = "c", "q", "n", "f", "x"
+# x:<commune code> (x: alone asks for the commune), z:<question index>:<option number> (a quiz answer).
+CB_CATEGORY, CB_QUESTION, CB_NONE, CB_FEEDBACK, CB_COMMUNE, CB_QUIZ = "c", "q", "n", "f", "x", "z"
 
 UNSUPPORTED = (
     filters.Sticker.ALL
@@ -178,9 +179,11 @@ class TelegramChannel:
         concurrency: int = 64,
         state: StateStore | None = None,
         state_ttl: float = 900.0,
+        quiz: Quiz | None = None,
     ) -> None:
         """`handlers` (e.g. the review buttons) are tried before the citizens' ones;
-        `state` keeps the pending commune prompt (slot "prompt") for every replica;
+        `state` keeps the pending commune prompt or quiz round (slot "prompt") for every replica;
+        `quiz` runs the quiz rounds (/quiz, "thi");
         `early_handlers` see every update first and stop it by raising ApplicationHandlerStop
         (a reviewer's answer); `claims` deduplicates updates across processes."""
         if webhook_url and not secret_token:
@@ -195,6 +198,7 @@ class TelegramChannel:
         self._codec = _CallbackCodec()
         self.state: StateStore = state if state is not None else MemoryStateStore()
         self.state_ttl = state_ttl
+        self.quiz = quiz
         self._limit = common.UserRateLimit(rate_limit_per_minute)
         builder = ApplicationBuilder().bot(sender.bot).concurrent_updates(concurrency)
         if webhook_url:
@@ -259,6 +263,8 @@ class TelegramChannel:
         app.add_handler(CommandHandler(["start", "menu"], self._on_start))
         app.add_handler(CommandHandler("help", self._on_help))
         app.add_handler(CommandHandler("xa", self._on_commune_command))
+        app.add_handler(CommandHandler("quiz", self._on_quiz))
+        app.add_handler(CallbackQueryHandler(self._on_quiz_button, pattern=rf"^{CB_QUIZ}:\d+:\d+$"))
         app.add_handler(CallbackQueryHandler(self._on_commune_button, pattern=rf"^{CB_COMMUNE}:\d*$"))
         app.add_handler(CallbackQueryHandler(self._on_category, pattern=f"^{CB_CATEGORY}[:#]"))
         app.add_handler(CallbackQueryHandler(self._on_question, pattern=f"^{CB_QUESTION}[:#]"))
@@ -385,9 +391,12 @@ class TelegramChannel:
             return
         if await self._commune_answer(update, text):
             return  # the message answered the pending commune prompt
+        if await self._quiz_answer(update, text):
+            return  # a number answering the pending quiz question
         command = commands.match(text)  # "trợ giúp", "menu", "đổi xã": commands typed as words
         if command is not None:
-            handler = {"help": self._on_help, "commune": self._on_commune_command}.get(command.name, self._on_start)
+            handler = {"help": self._on_help, "commune": self._on_commune_command,
+                       "quiz": self._on_quiz}.get(command.name, self._on_start)
             await handler(update, context)
             return
         if not self._limit.allow(str(update.effective_user.id if update.effective_user else message.chat_id)):
@@ -460,6 +469,80 @@ class TelegramChannel:
         await asyncio.to_thread(self.state.clear, CHANNEL, key, "prompt")
         text = await asyncio.to_thread(self.assistant.set_commune, code, CHANNEL, self._message(update, "").user_id)
         await self._send(chat.id, text)
+
+    # -- quiz rounds ---------------------------------------------------------------------------
+
+    async def _on_quiz(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/quiz [topic] or "thi": a new round replaces whatever prompt was pending."""
+        chat, key, message = update.effective_chat, self._prompt_key(update), update.effective_message
+        if chat is None or key is None:
+            return
+        if self.quiz is None:
+            await self._send(chat.id, replies.QUIZ_OFF)
+            return
+        topic = topic_of(message.text or "") if message is not None else None
+        step = await asyncio.to_thread(self.quiz.start, topic)
+        if step is None:
+            await self._send(chat.id, replies.QUIZ_NONE)
+            return
+        await self._quiz_step(chat.id, key, step)
+
+    async def _quiz_step(self, chat_id: int, key: str, step: Step) -> None:
+        """Save the round (or clear it when over), then send the step: options as buttons; at
+        the end the score and the FAQ entries to read as buttons."""
+        if step.state is not None:
+            await asyncio.to_thread(self.state.put, CHANNEL, key, "prompt", {"quiz": step.state}, ROUND_TTL)
+            rows = [[InlineKeyboardButton(f"{n}. {o}", callback_data=f"{CB_QUIZ}:{step.index}:{n}")]
+                    for n, o in enumerate(step.options, 1)]
+            await self._send(chat_id, step.text, InlineKeyboardMarkup(rows))
+            return
+        await asyncio.to_thread(self.state.clear, CHANNEL, key, "prompt")
+        text = step.text
+        markup = None
+        if step.read_more:
+            text += f"\n\n{replies.QUIZ_READ_MORE}"
+            markup = InlineKeyboardMarkup([[InlineKeyboardButton(
+                title, callback_data=self._codec.pack(CB_QUESTION, faq_id))] for faq_id, title in step.read_more])
+        await self._send(chat_id, f"{text}\n{replies.QUIZ_AGAIN}", markup)
+
+    async def _quiz_state(self, key: str) -> dict[str, Any] | None:
+        prompt = await asyncio.to_thread(self.state.get, CHANNEL, key, "prompt")
+        quiz = prompt.get("quiz") if prompt else None
+        return quiz if isinstance(quiz, dict) else None
+
+    async def _on_quiz_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query, key, chat = update.callback_query, self._prompt_key(update), update.effective_chat
+        if query is None or query.data is None or key is None or chat is None:
+            return
+        _, index, number = query.data.split(":")
+        quiz = await self._quiz_state(key)
+        if quiz is None or self.quiz is None:
+            await query.answer()
+            await self.sender.drop_buttons(query.message)
+            await self._send(chat.id, replies.QUIZ_EXPIRED)
+            return
+        step = await asyncio.to_thread(self.quiz.answer, quiz, int(index), int(number))
+        if step is None:
+            await query.answer(replies.QUIZ_ALREADY)
+            return
+        await query.answer()
+        await self.sender.drop_buttons(query.message)
+        await self._quiz_step(chat.id, key, step)
+
+    async def _quiz_answer(self, update: Update, text: str) -> bool:
+        """A number typed while a quiz question is open answers it (as the button would)."""
+        key, chat = self._prompt_key(update), update.effective_chat
+        number = text.strip().rstrip(".)")
+        if key is None or chat is None or self.quiz is None or not number.isdigit() or len(number) > 2:
+            return False
+        quiz = await self._quiz_state(key)
+        if quiz is None or not 1 <= int(number) <= self.quiz.options_count(quiz):
+            return False
+        step = await asyncio.to_thread(self.quiz.answer, quiz, int(quiz.get("i", 0)), int(number))
+        if step is None:
+            return False
+        await self._quiz_step(chat.id, key, step)
+        return True
 
     async def _on_unsupported(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message

@@ -27,6 +27,7 @@ from bot.channels import common
 from bot.channels.render import numbered, reply_text
 from bot.channels.zalo.client import CHANNEL, Incoming, ZaloError, parse_update
 from bot.channels.zalo.sender import ZaloSender
+from bot.quiz import ROUND_TTL, Quiz, Step, topic_of
 from bot.replies import citizens as replies
 from bot.state import MemoryStateStore, StateStore
 from bot.types import Message, Reply
@@ -67,17 +68,18 @@ class _Chat:
     greeted: bool = False
     # the commune prompt: None when not asked; [] while a name is awaited; (code, label) choices
     commune: list[tuple[str, str]] | None = None
+    quiz: dict[str, Any] | None = None  # the quiz round being played (bot.quiz)
     outbox: list[str] = field(default_factory=list)  # replies, sent once the new state is saved
 
     def prompt(self) -> dict[str, Any] | None:
-        if self.choices is None and self.feedback_log_id is None and self.commune is None:
+        if self.choices is None and self.feedback_log_id is None and self.commune is None and self.quiz is None:
             return None
         choices = None
         if self.choices is not None:
             choices = {"kind": self.choices.kind, "options": [list(o) for o in self.choices.options],
                        "log_id": self.choices.log_id}
         commune = None if self.commune is None else [list(o) for o in self.commune]
-        return {"choices": choices, "feedback": self.feedback_log_id, "commune": commune}
+        return {"choices": choices, "feedback": self.feedback_log_id, "commune": commune, "quiz": self.quiz}
 
     @classmethod
     def of(cls, prompt: dict[str, Any] | None, greeted: bool) -> _Chat:
@@ -87,7 +89,8 @@ class _Chat:
                    if isinstance(raw, dict) else None)
         commune = prompt.get("commune")
         options = [(str(a), str(b)) for a, b in commune] if isinstance(commune, list) else None
-        return cls(choices, prompt.get("feedback"), greeted, options)
+        quiz = prompt.get("quiz")
+        return cls(choices, prompt.get("feedback"), greeted, options, quiz if isinstance(quiz, dict) else None)
 
 
 def _words(text: str) -> str:
@@ -113,6 +116,7 @@ class ZaloChannel:
         state: StateStore | None = None,
         state_ttl: float = 900.0,
         concurrency: int = 64,
+        quiz: Quiz | None = None,
     ) -> None:
         if webhook_url and not secret_token:
             raise ValueError("a Zalo webhook needs a secret token")
@@ -126,6 +130,7 @@ class ZaloChannel:
         self.poll_timeout = poll_timeout
         self.state: StateStore = state if state is not None else MemoryStateStore()
         self.state_ttl = state_ttl
+        self.quiz = quiz
         self._limit = common.UserRateLimit(rate_limit_per_minute)
         self._locks: dict[str, list] = {}  # chat id -> [lock, users]
         self._tasks: set[asyncio.Task] = set()
@@ -238,7 +243,8 @@ class ZaloChannel:
     def _save(self, user_key: str, chat: _Chat, was: _Chat) -> None:
         prompt = chat.prompt()
         if prompt is not None:
-            self.state.put(CHANNEL, user_key, "prompt", prompt, self.state_ttl)
+            ttl = ROUND_TTL if chat.quiz is not None else self.state_ttl
+            self.state.put(CHANNEL, user_key, "prompt", prompt, ttl)
         elif was.prompt() is not None:
             self.state.clear(CHANNEL, user_key, "prompt")
         if chat.greeted and not was.greeted:
@@ -251,9 +257,11 @@ class ZaloChannel:
             return
         user_key = self.assistant.user_key(CHANNEL, incoming.user_id)
         was = await asyncio.to_thread(self._load, user_key)
-        chat = _Chat(was.choices, was.feedback_log_id, was.greeted, was.commune)
+        chat = _Chat(was.choices, was.feedback_log_id, was.greeted, was.commune, was.quiz)
         try:
             await self._answer(chat, incoming)
+            if chat.quiz is not None and (chat.choices is not None or chat.commune is not None):
+                chat.quiz = None  # another prompt came after the round: the latest prompt wins
         finally:
             # saved before the replies go out: a quick answer to them (on any replica) sees it
             await asyncio.to_thread(self._save, user_key, chat, was)
@@ -269,6 +277,8 @@ class ZaloChannel:
         number = _NUMBER.match(text)
         if chat.commune is not None and await self._commune_answer(chat, message, number):
             return  # the message answered the commune prompt (else it falls through)
+        if chat.quiz is not None and number and self._quiz_answer(chat, int(number.group(1))):
+            return  # a number answering the open quiz question
 
         confirming = chat.choices is not None and chat.choices.kind == "clarify" and len(chat.choices.options) == 1
         if number and chat.choices:
@@ -284,8 +294,10 @@ class ZaloChannel:
         elif (command := commands.match(text)) is not None:
             if command.name == "help":
                 chat.outbox.append(commands.help_text())
+            elif command.name == "quiz":
+                self._quiz_start(chat, text)
             elif command.name == "commune":  # the next message is read as a commune name
-                chat.choices, chat.feedback_log_id, chat.commune = None, None, []
+                chat.choices, chat.feedback_log_id, chat.commune, chat.quiz = None, None, [], None
                 chat.outbox.append(await asyncio.to_thread(self.assistant.commune_prompt, CHANNEL,
                                                            incoming.user_id))
             else:  # start, menu: the greeting with the numbered topics
@@ -300,6 +312,51 @@ class ZaloChannel:
             await self._typing(chat_id)
             reply = await common.ask(self.metrics, CHANNEL, self.assistant.handle, message)
             await self._send_reply(chat, chat_id, reply)
+
+    # -- quiz rounds ---------------------------------------------------------------------------
+
+    def _quiz_start(self, chat: _Chat, text: str) -> None:
+        if self.quiz is None:
+            chat.outbox.append(replies.QUIZ_OFF)
+            return
+        step = self.quiz.start(topic_of(text))
+        if step is None:
+            chat.outbox.append(replies.QUIZ_NONE)
+            return
+        chat.choices, chat.feedback_log_id, chat.commune = None, None, None
+        self._quiz_step(chat, step)
+
+    def _quiz_answer(self, chat: _Chat, number: int) -> bool:
+        """Score a number; False when it is not one of the options (then it goes on as usual)."""
+        quiz = chat.quiz
+        if self.quiz is None or quiz is None:
+            return False
+        high = self.quiz.options_count(quiz)
+        if not 1 <= number <= high:
+            chat.outbox.append(replies.ZALO_OUT_OF_RANGE.format(low=1, high=high))
+            return True
+        step = self.quiz.answer(quiz, int(quiz.get("i", 0)), number)
+        if step is None:
+            return False
+        self._quiz_step(chat, step)
+        return True
+
+    def _quiz_step(self, chat: _Chat, step: Step) -> None:
+        """The next question as a numbered list; at the end the score and the FAQ entries to
+        read, which the citizen can open by number (a "questions" list)."""
+        chat.quiz = step.state
+        if step.state is not None:
+            listed = numbered(step.options)
+            footer = replies.QUIZ_ZALO_FOOTER.format(n=len(step.options))
+            chat.outbox.append(f"{step.text}\n{listed}\n\n{footer}")
+            return
+        if step.read_more:
+            chat.choices = _Choices("questions", list(step.read_more))
+            listed = numbered(title for _, title in step.read_more)
+            chat.outbox.append(f"{step.text}\n\n{replies.QUIZ_READ_MORE}\n{listed}\n\n"
+                               f"{replies.QUIZ_ZALO_READ_MORE_FOOTER}")
+        else:
+            chat.outbox.append(f"{step.text}\n{replies.QUIZ_AGAIN}")
 
     async def _commune_answer(self, chat: _Chat, message: Message, number: re.Match[str] | None) -> bool:
         """The message after "đổi xã": a commune name, or a number of the choices offered.
