@@ -216,13 +216,13 @@ def build_services(settings: Settings, assistant: Assistant, metrics: Metrics | 
     state: StateStore = (SqlStateStore(store.sessions, ensure_schema=store.ensure_schema) if store is not None
                          else MemoryStateStore())
 
+    quiz = build_quiz(settings, assistant)
     web = None
     if store is not None:  # the web chat keeps its sessions in the database
         sessions = WebSessions(store.sessions)
         senders["web"] = WebSender(sessions)
-        web = WebChannel(assistant, sessions, settings, metrics, state)
+        web = WebChannel(assistant, sessions, settings, metrics, state, quiz)
 
-    quiz = build_quiz(settings, assistant)
 
     communes = assistant.communes  # a commune's own review chats take its citizens' questions
     has_review_chats = bool(settings.review_chat_ids) or any(c.review_chat_ids for c in communes.units)

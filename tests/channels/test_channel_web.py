@@ -234,3 +234,20 @@ async def test_a_web_citizen_tells_their_commune(spy, tmp_path):
     with spy.store.session() as s:
         [commune] = s.scalars(select(ReviewItem.commune).where(ReviewItem.channel == "web")).all()
     assert commune is not None
+
+
+async def test_a_quiz_round_in_the_web_chat(spy, tmp_path):
+    async with web(spy, tmp_path) as http:
+        first = (await http.post("/api/chat", json={"session": None, "text": "đố vui"})).json()
+        session = first["session"]
+        assert first["kind"] == "quiz" and first["answer"].startswith("Đố vui kỹ năng số: 5 câu.")
+        reply = first
+        for n in range(5):
+            assert reply["quiz"]["index"] == n and len(reply["quiz"]["options"]) >= 3
+            assert f"Câu {n + 1}/5:" in reply["answer"]
+            reply = (await http.post("/api/choose", json={"session": session, "quiz_answer": 1,
+                                                          "quiz_index": n})).json()
+            assert reply["answer"].startswith(("✅ Đúng rồi!", "❌ Chưa đúng."))
+        assert "quiz" not in reply and "Bạn trả lời đúng" in reply["answer"]
+        again = (await http.post("/api/choose", json={"session": session, "quiz_answer": 1, "quiz_index": 4})).json()
+        assert again["answer"] == "Lượt đố vui này đã hết giờ. Bạn gõ “thi” để chơi lượt mới nhé."

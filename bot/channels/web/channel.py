@@ -6,6 +6,7 @@
                         {"session", "category"} -> {"session", "kind": "topic", "questions": [...]}
                         {"session", "none_of": reply_id} ("none of these": to the community team)
                         {"session", "commune": code} (a commune picked among the choices offered)
+                        {"session", "quiz_answer": n, "quiz_index": i} (an option of the quiz question)
     POST /api/feedback  {"session", "reply_id", "helpful"}
     POST /api/forget    {"session"}             ("Xóa cuộc trò chuyện": the session is deleted)
     GET  /api/start     greeting, topics and every text the widget shows (Vietnamese lives here)
@@ -40,6 +41,7 @@ from starlette.routing import Route
 from bot import commands
 from bot.channels import common
 from bot.channels.web.sessions import CHANNEL, WebSessions
+from bot.quiz import ROUND_TTL, Quiz, Step, topic_of
 from bot.replies import citizens as replies
 from bot.state import MemoryStateStore, StateStore
 from bot.types import Message, Reply
@@ -92,8 +94,9 @@ class WebChannel:
     name = CHANNEL
 
     def __init__(self, assistant: Assistant, sessions: WebSessions, settings: Settings,
-                 metrics: Metrics | None = None, state: StateStore | None = None) -> None:
+                 metrics: Metrics | None = None, state: StateStore | None = None, quiz: Quiz | None = None) -> None:
         self.assistant = assistant
+        self.quiz = quiz
         self.sessions = sessions
         self.state: StateStore = state if state is not None else MemoryStateStore()
         self.metrics = metrics
@@ -240,9 +243,9 @@ class WebChannel:
         token, key = await asyncio.to_thread(self.sessions.resolve, token)
         if (limited := self._limited(request, key)) is not None:
             return limited
-        # the documented precedence: the pending commune prompt, then commands, then the Assistant
+        # the documented precedence: the pending prompt (a commune name), then commands, then the Assistant
         pending = await asyncio.to_thread(self.state.get, CHANNEL, key, PROMPT_SLOT)
-        if pending is not None:
+        if pending is not None and pending.get("commune"):
             answer = await asyncio.to_thread(self.assistant.choose_commune, text, CHANNEL, key)
             if answer.kind != "not_a_name":
                 return JSONResponse(await self._commune(token, key, answer.kind, answer.text, answer.options))
@@ -253,12 +256,41 @@ class WebChannel:
             ask = await asyncio.to_thread(self.assistant.commune_prompt, CHANNEL, key)
             return JSONResponse({"session": token, "kind": "commune", "answer": ask, "suggestions": [],
                                  "reply_id": None, "source": None, "faq_id": None, "matched": None})
+        if command is not None and command.name == "quiz":
+            return JSONResponse(await self._quiz_start(token, key, text))
         if command is not None and command.name == "help":
             return JSONResponse({"session": token, "kind": "help", "answer": commands.help_text(),
                                  "suggestions": [], "reply_id": None, "source": None, "faq_id": None,
                                  "matched": None})
         reply = await common.ask(self.metrics, CHANNEL, self.assistant.handle, self._message(key, text))
         return JSONResponse(self._reply(token, reply))
+
+    async def _quiz_start(self, token: str, key: str, text: str) -> dict[str, Any]:
+        step = self.quiz.start(topic_of(text)) if self.quiz is not None else None
+        if step is None:
+            message = replies.QUIZ_OFF if self.quiz is None else replies.QUIZ_NONE
+            return self._plain(token, "quiz", message)
+        return await self._quiz_step(token, key, step)
+
+    async def _quiz_step(self, token: str, key: str, step: Step) -> dict[str, Any]:
+        """The next question with its options as buttons; at the end the score and FAQ entries."""
+        if step.state is not None:
+            await asyncio.to_thread(self.state.put, CHANNEL, key, PROMPT_SLOT, {"quiz": step.state}, ROUND_TTL)
+        else:
+            await asyncio.to_thread(self.state.clear, CHANNEL, key, PROMPT_SLOT)
+        data = self._plain(token, "quiz", step.text if step.state is not None or step.read_more
+                           else f"{step.text}\n{replies.QUIZ_AGAIN}")
+        if step.state is not None:
+            data["quiz"] = {"index": step.index, "options": step.options}
+        elif step.read_more:
+            data["answer"] += f"\n\n{replies.QUIZ_READ_MORE}"
+            data["suggestions"] = [{"faq_id": faq_id, "question": question} for faq_id, question in step.read_more]
+        return data
+
+    @staticmethod
+    def _plain(token: str, kind: str, text: str) -> dict[str, Any]:
+        return {"session": token, "kind": kind, "answer": text, "suggestions": [], "reply_id": None,
+                "source": None, "faq_id": None, "matched": None}
 
     async def _commune(self, token: str, key: str, kind: str, text: str,
                        options: tuple[tuple[str, str], ...]) -> dict[str, Any]:
@@ -281,6 +313,16 @@ class WebChannel:
             reply = await common.ask(self.metrics, CHANNEL, self.assistant.reject_suggestions, log_id,
                                      self._message(key, ""))
             return JSONResponse(self._reply(token, reply))
+        if "quiz_answer" in body:  # an option of the open quiz question (1-based, as shown)
+            number = self._field(body, "quiz_answer", int)
+            index = self._field(body, "quiz_index", int)
+            pending = await asyncio.to_thread(self.state.get, CHANNEL, key, PROMPT_SLOT) or {}
+            round_ = pending.get("quiz")
+            step = self.quiz.answer(round_, index, number) if self.quiz is not None and round_ else None
+            if step is None:
+                return JSONResponse(self._plain(token, "quiz", replies.QUIZ_EXPIRED if not round_
+                                                else replies.QUIZ_ALREADY))
+            return JSONResponse(await self._quiz_step(token, key, step))
         commune = self._field(body, "commune", str, required=False)
         if commune is not None:  # a button of the commune choices
             await asyncio.to_thread(self.state.clear, CHANNEL, key, PROMPT_SLOT)

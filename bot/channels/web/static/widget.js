@@ -195,12 +195,17 @@
     var item = { who: "bot", text: reply.answer, source: reply.source, matched: reply.matched,
                  kind: reply.kind, replyId: reply.reply_id };
     var s = reply.suggestions || [];
+    if (reply.quiz && reply.quiz.options) {
+      item.choices = reply.quiz.options.map(function (o, n) { return { label: (n + 1) + ". " + o, quiz: n + 1, index: reply.quiz.index }; });
+    }
     if (reply.communes && reply.communes.length) {
       item.choices = reply.communes.map(function (c) { return { label: c.label, commune: c.code }; });
     }
     if (reply.kind === "clarify" && s.length === 1) {
       item.choices = [{ label: T.yes, faq: s[0].faq_id, question: s[0].question },
                       { label: T.no, none: reply.reply_id }];
+    } else if (reply.kind === "quiz" && s.length) {
+      item.choices = s.map(function (x) { return { label: x.question, faq: x.faq_id, question: x.question }; });
     } else if (reply.kind === "clarify" && s.length) {
       item.choices = s.map(function (x) { return { label: x.question, faq: x.faq_id, question: x.question }; });
       item.choices.push({ label: T.none, none: reply.reply_id });
@@ -235,6 +240,7 @@
     var body = { session: state.session };
     if (choice.category) body.category = choice.category;
     else if (choice.commune) body.commune = choice.commune;
+    else if (choice.quiz) { body.quiz_answer = choice.quiz; body.quiz_index = choice.index; }
     else if (choice.faq) { body.faq_id = choice.faq; body.question = choice.question; }
     else body.none_of = choice.none === undefined ? null : choice.none;
     push({ who: "me", text: choice.label });
