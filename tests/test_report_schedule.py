@@ -69,3 +69,28 @@ async def test_before_1700_the_previous_month_and_after_downtime_only_the_latest
         assert (await sched.run_once()).key == "2027-01"  # type: ignore[union-attr]
         assert len(api.messages_to(42)) == 2
         store.close()
+
+
+async def test_baocao_in_a_report_chat_through_the_telegram_channel(tmp_path, assistant):
+    from bot.channels.telegram.report import ReportCommand
+    from tests.channels.helpers import telegram_channel
+
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    build_log(url)
+    make_index(tmp_path / "var")
+    with FakeTelegramAPI() as api:
+        scheduler, store = replica(api, url, tmp_path, "a", dt.datetime(2026, 12, 6, 9, 0, tzinfo=TZ))
+        command = ReportCommand(scheduler.poster, chat_ids=[-100], admin_ids=[7])
+        channel = telegram_channel(assistant, api, handlers=command.handlers())
+        await channel.start()
+        try:
+            api.push(api.text_update(-100, "/baocao 2026-11"))
+            await api.await_for(lambda calls: len(api.documents_to(-100)) == 3, timeout=120)
+            [report] = api.messages_to(-100)
+            assert "Báo cáo kết quả hoạt động Trợ lý số tháng 11/2026" in report["_shown"]
+            api.push(api.text_update(-100, "/baocao thang-muoi"))
+            await api.await_for(lambda calls: len(api.messages_to(-100)) == 2)
+            assert "thang-muoi" in api.messages_to(-100)[-1]["_shown"]
+        finally:
+            await channel.stop()
+            store.close()

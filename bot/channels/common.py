@@ -29,7 +29,7 @@ class Metrics:
         self.registry = registry or CollectorRegistry()
         self.questions = Counter(
             "trolyso_questions",
-            "Replies given, by channel and kind.",
+            "Questions answered, by channel and kind: the rows the reports count (docs/reports.md).",
             ["channel", "kind"],
             registry=self.registry,
         )
@@ -63,7 +63,8 @@ async def ask(
     reply = await asyncio.to_thread(call, *args)  # failures are counted by the channel's error path
     if metrics:
         metrics.latency.labels(channel).observe(time.perf_counter() - started)
-        metrics.questions.labels(channel, reply.kind).inc()
+        if reply.log_id is not None or reply.kind == "chitchat":  # a question as the reports count it
+            metrics.questions.labels(channel, reply.kind).inc()
     return reply
 
 
