@@ -50,7 +50,7 @@ def load_communes_file(path: Path) -> Communes:
 def retrieval_params(settings: Settings) -> RetrievalParams:
     return RetrievalParams(dense_weight=settings.dense_weight, lexical_scale=settings.lexical_scale,
                            coverage_rank=settings.coverage_rank, knowledge_bonus=settings.knowledge_bonus,
-                           type_penalty=settings.type_penalty)
+                           type_penalty=settings.type_penalty, restore_diacritics=settings.restore_diacritics)
 
 
 class Assistant:

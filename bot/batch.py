@@ -32,7 +32,7 @@ def handle_many(assistant: Assistant, messages: Sequence[Message], batch_size: i
         for n, m in enumerate(chunk):
             v = views(m.text or "")
             if v.has_content and not detect_chitchat(v.folded):
-                texts[n] = v.normalized
+                texts[n] = assistant.index.dense_text(v)
         unique = list(dict.fromkeys(texts.values()))
         vectors: dict[str, NDArray[np.float32]] = {}
         if unique:

@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     coverage_rank: float = 0.5  # weight of the coverage z-score in the ranking
     knowledge_bonus: float = 0.03  # passages' calibration offset against FAQ entries
     type_penalty: float = 0.3  # FAQ confidence *= 1 - this when an entry misses the asked type (question_type.py)
+    # diacritics put back (from the index's vocabulary) before the dense encoder: "unaccented" for a
+    # question typed with none, "always" for every unaccented syllable, "off" (indexer/diacritics.py)
+    restore_diacritics: Literal["off", "unaccented", "always"] = "unaccented"
     near_duplicate_cosine: float = 0.97  # faq check warns above this cosine across ids
     faiss_exact_max: int = 50_000  # above this many vectors, an approximate (HNSW) index is used
 

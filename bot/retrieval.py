@@ -14,16 +14,17 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from bot.types import Candidate
 from indexer.bm25 import BM25
 from indexer.build import FORMAT, current_build, fuzzy_docs
+from indexer.diacritics import Restorer
 from indexer.question_type import MISMATCH_TYPES, candidate_types, covered_types, missing_types, question_types
 from indexer.targets import Target, TargetKind
-from indexer.text import Views, lexical_terms
+from indexer.text import Views, has_diacritics, lexical_terms
 from indexer.text_cache import TextCache
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ class RetrievalParams:
     coverage_rank: float = 0.0  # weight of z(coverage) in the ranking score
     knowledge_bonus: float = 0.0  # added to passages' ranking and confidence (per-source calibration)
     type_penalty: float = 0.0  # confidence *= 1 - type_penalty when the candidate misses the asked type
+    restore_diacritics: Literal["off", "unaccented", "always"] = "off"  # the dense channel's text (dense_text)
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,11 @@ class Index:
         # first need, since ~0.17 ms a target would add ~1.7 s to opening a 10,000-entry index
         self._texts = texts
         self._types: dict[int, frozenset[str]] = {}
+        # ~1 s at 10,000 entries: built here (reloads open the new index off the answering path)
+        # rather than on the first unaccented question
+        self._restorer: Restorer | None = None
+        if self.params.restore_diacritics != "off":
+            self.restorer()
 
     @classmethod
     def open(cls, out: Path, embedder: TextEmbedder, params: RetrievalParams | None = None) -> Index:
@@ -228,7 +235,7 @@ class Index:
             return Features([], [], [], *(np.zeros(0),) * 5)
         p = self.params
         if query_vec is None:
-            query_vec = self.embedder.encode_queries([v.normalized])[0]
+            query_vec = self.embedder.encode_queries([self.dense_text(v)])[0]
         dense = self.dense_scores(query_vec, p.pool)
         lex = self.lexical_scores(v.folded)
         top_lex = np.argpartition(-lex, min(p.pool, len(lex) - 1))[: p.pool]
@@ -249,6 +256,24 @@ class Index:
             self.coverage(v.folded, ids),
             self.type_mismatch(v.normalized, ids),
         )
+
+    def dense_text(self, v: Views) -> str:
+        """What the dense encoder reads for a question: its normalised text, with diacritics put
+        back (indexer/diacritics.py) when `restore_diacritics` says so."""
+        mode = self.params.restore_diacritics
+        if mode == "off" or (mode == "unaccented" and has_diacritics(v.original)):
+            return v.normalized
+        return self.restorer().restore(v.normalized)
+
+    def restorer(self) -> Restorer:
+        """The vocabulary of the index's accented text: FAQ wordings (normalised, from the build),
+        FAQ answers and passages (cached; a racing thread only builds it twice)."""
+        r = self._restorer
+        if r is None:
+            texts = [n for tt in self._texts for n, _ in tt.wordings]
+            texts += [t.answer for t in self.targets]
+            r = self._restorer = Restorer(texts)
+        return r
 
     def type_mismatch(self, normalized: str, ids: list[int]) -> np.ndarray:
         """1.0 for targets that do not cover a type the question asks (indexer/question_type.py)."""
