@@ -73,6 +73,9 @@ COMMANDS: tuple[Command, ...] = (
     Command("help", ("/help", "trợ giúp", "giúp đỡ", "help", "hướng dẫn"), replies.COMMAND_HELP, "help"),
     Command("menu", ("/menu", "chủ đề", "menu", "danh mục"), replies.COMMAND_MENU, "menu"),
     Command("commune", ("/xa", "đổi xã", "chọn xã", "đổi phường", "chọn phường"), replies.COMMAND_COMMUNE, "xa"),
+    # a person of the community team (bot.handoff); "kết thúc" ends the conversation with them
+    Command("handoff", ("/canbo", *replies.HANDOFF_PHRASES), replies.COMMAND_HANDOFF, "canbo"),
+    Command("end", ("/ketthuc", *replies.HANDOFF_END_PHRASES), replies.COMMAND_HANDOFF_END, "ketthuc"),
 )
 
 

@@ -60,6 +60,7 @@ MAX_CALLBACK_BYTES = 64
 # Callback data prefixes: c:<category>, q:<faq id>, n:<log id or empty>, f:<log id>:<1|0>,
 # x:<commune code> (x: alone asks for the commune).
 CB_CATEGORY, CB_QUESTION, CB_NONE, CB_FEEDBACK, CB_COMMUNE = "c", "q", "n", "f", "x"
+CB_HANDOFF = "hc"  # hc:<log id>: "Hỏi cán bộ" (bot.channels.telegram.handoff takes it)
 
 UNSUPPORTED = (
     filters.Sticker.ALL
@@ -178,8 +179,11 @@ class TelegramChannel:
         concurrency: int = 64,
         state: StateStore | None = None,
         state_ttl: float = 900.0,
+        handoff_button: bool = False,
     ) -> None:
-        """`handlers` (e.g. the review buttons) are tried before the citizens' ones;
+        """`handoff_button`: a "Hỏi cán bộ" button under unanswered replies and clarifications
+        (`hc:<question log id>`, taken by bot.channels.telegram.handoff);
+        `handlers` (e.g. the review buttons) are tried before the citizens' ones;
         `state` keeps the pending commune prompt (slot "prompt") for every replica;
         `early_handlers` see every update first and stop it by raising ApplicationHandlerStop
         (a reviewer's answer); `claims` deduplicates updates across processes."""
@@ -195,6 +199,7 @@ class TelegramChannel:
         self._codec = _CallbackCodec()
         self.state: StateStore = state if state is not None else MemoryStateStore()
         self.state_ttl = state_ttl
+        self.handoff_button = handoff_button
         self._limit = common.UserRateLimit(rate_limit_per_minute)
         builder = ApplicationBuilder().bot(sender.bot).concurrent_updates(concurrency)
         if webhook_url:
@@ -251,9 +256,9 @@ class TelegramChannel:
     def _add_handlers(self, extra: Sequence[BaseHandler[Any, Any, Any]],
                       early: Sequence[BaseHandler[Any, Any, Any]]) -> None:
         app = self.app
-        app.add_handler(TypeHandler(Update, self._drop_duplicates), group=-2)
-        for handler in early:
-            app.add_handler(handler, group=-1)
+        app.add_handler(TypeHandler(Update, self._drop_duplicates), group=-len(early) - 1)
+        for n, handler in enumerate(early):  # each in a group of its own: every one sees the update
+            app.add_handler(handler, group=-len(early) + n)
         for handler in extra:  # before the citizens' handlers, which would take reviewers' replies
             app.add_handler(handler)
         app.add_handler(CommandHandler(["start", "menu"], self._on_start))
@@ -499,6 +504,14 @@ class TelegramChannel:
             log.warning("Telegram: a reply was not delivered (%s): %s", result.outcome, result.problem)
 
     def _markup(self, reply: Reply) -> InlineKeyboardMarkup | None:
+        markup = self._reply_markup(reply)
+        if not self.handoff_button or reply.kind not in ("unanswered", "clarify") or reply.answer == replies.EMPTY:
+            return markup
+        ask = [InlineKeyboardButton(replies.HANDOFF_BUTTON,
+                                    callback_data=f"{CB_HANDOFF}:{reply.log_id if reply.log_id is not None else ''}")]
+        return InlineKeyboardMarkup([*(markup.inline_keyboard if markup else ()), ask])
+
+    def _reply_markup(self, reply: Reply) -> InlineKeyboardMarkup | None:
         none_data = f"{CB_NONE}:{reply.log_id if reply.log_id is not None else ''}"
         if reply.kind == "clarify" and len(reply.suggestions) == 1:  # "Có phải bạn hỏi: «…»?"
             only = reply.suggestions[0]

@@ -34,6 +34,7 @@ from bot.types import Message, Reply
 if TYPE_CHECKING:
     from bot.assistant import Assistant
     from bot.channels.common import Metrics, UpdateClaims
+    from bot.handoff import HandoffService
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,9 @@ class ZaloChannel:
         state: StateStore | None = None,
         state_ttl: float = 900.0,
         concurrency: int = 64,
+        handoff: HandoffService | None = None,
     ) -> None:
+        """`handoff`: talking to a person (bot.handoff); it sees every text message first."""
         if webhook_url and not secret_token:
             raise ValueError("a Zalo webhook needs a secret token")
         self.assistant = assistant
@@ -126,6 +129,7 @@ class ZaloChannel:
         self.poll_timeout = poll_timeout
         self.state: StateStore = state if state is not None else MemoryStateStore()
         self.state_ttl = state_ttl
+        self.handoff = handoff
         self._limit = common.UserRateLimit(rate_limit_per_minute)
         self._locks: dict[str, list] = {}  # chat id -> [lock, users]
         self._tasks: set[asyncio.Task] = set()
@@ -249,6 +253,14 @@ class ZaloChannel:
         if not incoming.is_text or not incoming.text.strip():
             await self._send(chat_id, replies.TEXT_ONLY)
             return
+        if self.handoff is not None:  # an open hand-off comes first (bot.commands' precedence)
+            text = unicodedata.normalize("NFC", incoming.text).strip()
+            out = await self.handoff.on_citizen(
+                Message(text=text, channel=CHANNEL, user_id=incoming.user_id, chat_id=chat_id))
+            if out is not None:
+                for reply in out:
+                    await self._send(chat_id, reply)
+                return
         user_key = self.assistant.user_key(CHANNEL, incoming.user_id)
         was = await asyncio.to_thread(self._load, user_key)
         chat = _Chat(was.choices, was.feedback_log_id, was.greeted, was.commune)
