@@ -240,6 +240,8 @@ def build_services(settings: Settings, assistant: Assistant, metrics: Metrics | 
         handoff_handlers = HandoffHandlers(handoff, desk, Authorizer(settings), faq_editor(settings),
                                            lambda: assistant.index)
         services.handoff = handoff
+        if web is not None:
+            web.handoff = handoff  # the team's messages reach the widget through GET /api/messages
 
     if telegram is not None:
         review = (ReviewHandlers(settings, telegram, queue, senders, faq_editor(settings), reloader,

@@ -177,3 +177,4 @@ HANDOFF_WEEKDAYS = ("thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ S
 HANDOFF_WHEN = "{time} {day} ({date})"
 HANDOFF_PHRASES = ("gặp cán bộ", "nói chuyện với người thật", "hỏi cán bộ", "gặp người thật", "nói chuyện với cán bộ")
 HANDOFF_END_PHRASES = ("kết thúc",)
+HANDOFF_UNAVAILABLE = "Xin lỗi, hiện chưa nói chuyện trực tiếp với cán bộ qua đây được.\n" + HELP_IN_PERSON

@@ -264,6 +264,7 @@ class TelegramChannel:
         app.add_handler(CommandHandler(["start", "menu"], self._on_start))
         app.add_handler(CommandHandler("help", self._on_help))
         app.add_handler(CommandHandler("xa", self._on_commune_command))
+        app.add_handler(CommandHandler(["canbo", "ketthuc"], self._on_no_handoff))
         app.add_handler(CallbackQueryHandler(self._on_commune_button, pattern=rf"^{CB_COMMUNE}:\d*$"))
         app.add_handler(CallbackQueryHandler(self._on_category, pattern=f"^{CB_CATEGORY}[:#]"))
         app.add_handler(CallbackQueryHandler(self._on_question, pattern=f"^{CB_QUESTION}[:#]"))
@@ -302,6 +303,16 @@ class TelegramChannel:
         if chat is None:
             return
         await self._send(chat.id, commands.help_text())
+
+    async def _on_no_handoff(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """"gặp cán bộ" / "kết thúc" when no hand-off is configured (else bot.channels.telegram.handoff
+        takes them first)."""
+        chat, message = update.effective_chat, update.effective_message
+        if chat is None or message is None:
+            return
+        command = commands.match(message.text or "")
+        ending = command is not None and command.name == "end"
+        await self._send(chat.id, replies.HANDOFF_NONE if ending else replies.HANDOFF_UNAVAILABLE)
 
     async def _on_category(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -392,7 +403,8 @@ class TelegramChannel:
             return  # the message answered the pending commune prompt
         command = commands.match(text)  # "trợ giúp", "menu", "đổi xã": commands typed as words
         if command is not None:
-            handler = {"help": self._on_help, "commune": self._on_commune_command}.get(command.name, self._on_start)
+            handler = {"help": self._on_help, "commune": self._on_commune_command, "handoff": self._on_no_handoff,
+                       "end": self._on_no_handoff}.get(command.name, self._on_start)
             await handler(update, context)
             return
         if not self._limit.allow(str(update.effective_user.id if update.effective_user else message.chat_id)):

@@ -296,6 +296,8 @@ class ZaloChannel:
         elif (command := commands.match(text)) is not None:
             if command.name == "help":
                 chat.outbox.append(commands.help_text())
+            elif command.name in ("handoff", "end"):  # only here when no hand-off is configured
+                chat.outbox.append(replies.HANDOFF_UNAVAILABLE if command.name == "handoff" else replies.HANDOFF_NONE)
             elif command.name == "commune":  # the next message is read as a commune name
                 chat.choices, chat.feedback_log_id, chat.commune = None, None, []
                 chat.outbox.append(await asyncio.to_thread(self.assistant.commune_prompt, CHANNEL,
