@@ -247,3 +247,31 @@ async def test_without_a_question_the_bot_asks_for_a_summary_first(env, apis):
         await wait(tg, lambda c: tg.messages_to(citizen)[1:])
         assert "“Không đăng nhập được Cổng dịch vụ công”" in tg.messages_to(citizen)[1]["_shown"]
         await wait(tg, lambda c: in_group(tg, "Không đăng nhập được Cổng dịch vụ công", REVIEW_CHAT))
+
+
+async def test_a_web_chat_citizen_gets_the_members_messages_through_api_messages(env, apis):
+    import httpx
+
+    from bot.server import build_services
+    from tests.channels.helpers import serving
+
+    tg, _ = apis
+    services = build_services(env.settings, env.assistant)
+    async with serving(services.server()) as base, httpx.AsyncClient(base_url=base, timeout=30) as http:
+        asked = (await http.post("/api/chat", json={"session": None, "text": RICE})).json()
+        session = asked["session"]
+        opened = (await http.post("/api/chat", json={"session": session, "text": "gặp cán bộ"})).json()
+        assert opened["kind"] == "handoff" and replies.HANDOFF_WARNING in opened["answer"]
+        [post] = await wait(tg, lambda c: in_group(tg, "Người dân cần gặp cán bộ", REVIEW_CHAT))
+        assert "trò chuyện trên web" in post["_shown"]
+        quiet = (await http.post("/api/chat", json={"session": session, "text": "Tôi ở bản Nà Hừ"})).json()
+        assert quiet["answer"] == ""  # the bot stays quiet: the message went to the group
+        [relayed] = await wait(tg, lambda c: in_group(tg, "Tôi ở bản Nà Hừ", REVIEW_CHAT))
+        tg.push(tg.text_update(REVIEW_CHAT, "Chào bạn, tôi gọi lại ngay.", user_id=REVIEWER,
+                               reply_to_message=tg.sent[relayed["_message_id"]]))
+        await wait(tg, lambda c: in_group(tg, say.HANDOFF_SENT, REVIEW_CHAT))
+        later = (await http.get("/api/messages", params={"session": session, "after": 0})).json()["messages"]
+        assert replies.HANDOFF_FROM_MEMBER.format(name="Dân", text="Chào bạn, tôi gọi lại ngay.") in \
+            [m["text"] for m in later]
+        ended = (await http.post("/api/chat", json={"session": session, "text": "kết thúc"})).json()
+        assert ended["answer"] == replies.HANDOFF_CLOSED_CITIZEN
