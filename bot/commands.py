@@ -74,6 +74,10 @@ COMMANDS: tuple[Command, ...] = (
     Command("menu", ("/menu", "chủ đề", "menu", "danh mục"), replies.COMMAND_MENU, "menu"),
     Command("commune", ("/xa", "đổi xã", "chọn xã", "đổi phường", "chọn phường"), replies.COMMAND_COMMUNE, "xa"),
     Command("quiz", ("/quiz", "thi", "đố vui", "thi đố vui", "câu đố"), replies.COMMAND_QUIZ, "quiz"),
+
+    # a person of the community team (bot.handoff); "kết thúc" ends the conversation with them
+    Command("handoff", ("/canbo", *replies.HANDOFF_PHRASES), replies.COMMAND_HANDOFF, "canbo"),
+    Command("end", ("/ketthuc", *replies.HANDOFF_END_PHRASES), replies.COMMAND_HANDOFF_END, "ketthuc"),
 )
 
 

@@ -99,6 +99,13 @@ class Settings(BaseSettings):
     report_chat_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)  # empty: the admin chats
     report_formats: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["html", "xlsx", "pdf"])
 
+    # Hand-off to a person (bot/handoff.py)
+    handoff_hours: str = "7:30-17:00 thứ Hai đến thứ Sáu"  # a commune's `hours` in communes.yaml win
+    handoff_idle_hours: float = 24.0  # an open hand-off without messages closes after this long
+    handoff_signature: Literal["first_name", "team"] = "first_name"  # how members' messages are signed
+    handoff_emergency_faq: str = "luadao-sau-khi-bi-lua"  # the FAQ entry sent at once on a scam in progress
+    handoff_summary_minutes: float = 30.0  # a question asked this recently is the hand-off's summary
+
     # Abuse protection
     rate_limit_per_minute: int = 20
 

@@ -5,7 +5,19 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -144,3 +156,54 @@ class ReportDelivery(Base):
     claimed_by: Mapped[str] = mapped_column(String(128), default="")
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     outcome: Mapped[str] = mapped_column(String(255), default="")
+
+
+class Handoff(Base):
+    """A citizen's conversation handed to a person of a community team (issue 16).
+
+    The row is the hand-off's state: a restart keeps an open one open. `chat_id` is the raw chat
+    id the team's messages are delivered to, kept only while the hand-off is open (cleared on
+    close, as review items do); `summary` is redacted. `status`: waiting (posted, nobody took
+    it yet), taken, closed. `commune`: where it is routed (None: the provincial team)."""
+
+    __tablename__ = "handoffs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    last_activity: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    status: Mapped[str] = mapped_column(String(16), default="waiting", index=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    user_key: Mapped[str] = mapped_column(String(64), index=True)
+    chat_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    commune: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    taken_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # Telegram user id of the member
+    taken_name: Mapped[str | None] = mapped_column(String(128), nullable=True)  # first name, as signed
+    taken_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    first_reply_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    closed_by: Mapped[str | None] = mapped_column(String(16), nullable=True)  # citizen, team, idle
+    faq_id: Mapped[str | None] = mapped_column(String(128), nullable=True)  # taught afterwards
+    messages: Mapped[list[HandoffMessage]] = relationship(back_populates="handoff", order_by="HandoffMessage.id")
+
+
+class HandoffMessage(Base):
+    """One message of a hand-off: a post or a relay. `text` is stored redacted (the recipient got
+    it in full). `group_chat_id`/`group_message_id`: the bot's message in the team's group, so
+    that a member's reply to it finds the hand-off. `outcome`: sent, refused or retry (a relay
+    to the citizen that failed for a passing reason is sent again by the hand-off worker; then
+    `pending` holds the full text until it is delivered, and is cleared right after)."""
+
+    __tablename__ = "handoff_messages"
+    __table_args__ = (Index("ix_handoff_messages_group", "group_chat_id", "group_message_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    direction: Mapped[str] = mapped_column(String(8))  # post, in (citizen -> team), out (team -> citizen), note
+    kind: Mapped[str] = mapped_column(String(8), default="text")  # text, photo
+    text: Mapped[str] = mapped_column(Text, default="")
+    author: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # member's Telegram id (out)
+    outcome: Mapped[str] = mapped_column(String(8), default="sent")
+    pending: Mapped[str | None] = mapped_column(Text, nullable=True)
+    group_chat_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    group_message_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    handoff: Mapped[Handoff] = relationship(back_populates="messages")

@@ -32,14 +32,16 @@ from starlette.routing import BaseRoute, Route
 from bot.assistant import Assistant
 from bot.channels.common import Metrics
 from bot.channels.telegram.channel import TelegramChannel
+from bot.channels.telegram.handoff import HandoffHandlers, TelegramDesk
 from bot.channels.telegram.report import ReportCommand
-from bot.channels.telegram.review import ReviewHandlers, ReviewPoster
+from bot.channels.telegram.review import Authorizer, ReviewHandlers, ReviewPoster
 from bot.channels.telegram.sender import TelegramSender
 from bot.channels.web.channel import WebChannel
 from bot.channels.web.sessions import WebSender, WebSessions
 from bot.channels.zalo.channel import ZaloChannel
 from bot.channels.zalo.sender import ZaloSender
 from bot.config import Settings
+from bot.handoff import HandoffService, HandoffStore
 from bot.outbound import NoSender, RetryPolicy, Sender
 from bot.quiz import Quiz, QuizBank
 from bot.reload import Reloader
@@ -147,6 +149,7 @@ class Services:
     worker: ReviewWorker | None = None
     poster: ReviewPoster | None = None
     reports: ReportScheduler | None = None
+    handoff: HandoffService | None = None
 
     @asynccontextmanager
     async def running(self, *, watch: bool = True) -> AsyncIterator[Services]:
@@ -168,6 +171,9 @@ class Services:
                 tasks.append(asyncio.create_task(self.worker.run(), name="review-worker"))
             if self.reports is not None:
                 tasks.append(asyncio.create_task(self.reports.run(), name="report-scheduler"))
+            if self.handoff is not None:
+                tasks.append(asyncio.create_task(self.handoff.run(self.settings.review_poll_seconds),
+                                                 name="handoff-worker"))
             yield self
         finally:
             for task in tasks:
@@ -242,6 +248,17 @@ def build_services(settings: Settings, assistant: Assistant, metrics: Metrics | 
         report_command = ReportCommand(report_poster, report_chats, settings.admin_ids)
         if report_chats:
             services.reports = ReportScheduler(report_poster, report_chats)
+    # Talking to a person (bot.handoff): needs the database and a team group on Telegram
+    handoff = handoff_handlers = None
+    if telegram is not None and store is not None and has_review_chats:
+        desk = TelegramDesk(settings, telegram, communes)
+        handoff = HandoffService(settings, assistant, HandoffStore(store.sessions, store.ensure_schema),
+                                 senders, state, desk)
+        handoff_handlers = HandoffHandlers(handoff, desk, Authorizer(settings), faq_editor(settings),
+                                           lambda: assistant.index)
+        services.handoff = handoff
+        if web is not None:
+            web.handoff = handoff  # the team's messages reach the widget through GET /api/messages
 
     if telegram is not None:
         review = (ReviewHandlers(settings, telegram, queue, senders, faq_editor(settings), reloader,
@@ -251,13 +268,15 @@ def build_services(settings: Settings, assistant: Assistant, metrics: Metrics | 
             telegram,
             claims=store,
             handlers=[*(review.handlers() if review else ()), *(report_command.handlers() if report_command else ())],
-            early_handlers=review.early_handlers() if review else (),
+            early_handlers=[*(handoff_handlers.early_handlers() if handoff_handlers else ()),
+                            *(review.early_handlers() if review else ())],
             webhook_url=f"{public_url}/telegram/webhook" if public_url else None,
             secret_token=keys.get("telegram"),
             metrics=metrics,
             rate_limit_per_minute=settings.rate_limit_per_minute,
             state=state,
             quiz=quiz,
+            handoff_button=handoff is not None,
         ))
     else:
         log.info("Telegram: TROLYSO_TELEGRAM_TOKEN is not set; the Telegram channel is off")
@@ -272,6 +291,7 @@ def build_services(settings: Settings, assistant: Assistant, metrics: Metrics | 
             rate_limit_per_minute=settings.rate_limit_per_minute,
             state=state,
             quiz=quiz,
+            handoff=handoff,
         ))
     else:
         log.info("Zalo: TROLYSO_ZALO_TOKEN is not set; the Zalo channel is off")

@@ -149,3 +149,50 @@ QUIZ_NONE = "Hiện chưa có câu đố về chủ đề này. Bạn gõ “thi
 QUIZ_OFF = "Hiện chưa có câu đố. Bạn cứ gõ câu hỏi của mình nhé."
 QUIZ_EXPIRED = "Lượt đố vui này đã hết giờ. Bạn gõ “thi” để chơi lượt mới nhé."
 QUIZ_ALREADY = "Câu này bạn đã trả lời rồi."
+
+# Talking to a person (hand-off to the community team, issue 16)
+COMMAND_HANDOFF = "Nói chuyện với cán bộ tổ công nghệ số cộng đồng"
+COMMAND_HANDOFF_END = "Kết thúc cuộc trò chuyện với cán bộ"
+HANDOFF_BUTTON = "🙋 Hỏi cán bộ"
+HANDOFF_ASK_SUMMARY = (
+    "Vâng ạ. Bạn viết một câu ngắn: bạn cần giúp việc gì? "
+    "Ví dụ: \"VNeID mức 2 của tôi báo đang xử lý đã lâu\"."
+)
+HANDOFF_TEAM_PROVINCE = "tổ công nghệ số cộng đồng của tỉnh"
+HANDOFF_TEAM_COMMUNE = "tổ công nghệ số cộng đồng {label}"
+HANDOFF_OPENED = "Tôi đã chuyển câu hỏi của bạn tới {team}: “{summary}”."
+HANDOFF_SOON = "Cán bộ sẽ trả lời bạn ngay tại đây, thường trong ít phút đến vài giờ (giờ làm việc)."
+HANDOFF_LATER = "Bây giờ là ngoài giờ làm việc. Cán bộ sẽ trả lời bạn tại đây từ {when}."
+HANDOFF_WARNING = (
+    "⚠️ Không bao giờ gửi mật khẩu, mã OTP, số căn cước đầy đủ, "
+    "hay ảnh thẻ căn cước, thẻ ngân hàng cho bất kỳ ai, kể cả cán bộ."
+)
+HANDOFF_HOW = "Bạn cứ nhắn tiếp ở đây. Muốn dừng, bạn gõ “kết thúc”."
+HANDOFF_ALREADY = "Bạn đang trò chuyện với cán bộ. Bạn cứ nhắn ở đây; muốn dừng, gõ “kết thúc”."
+HANDOFF_NONE = "Hiện bạn không trò chuyện với cán bộ nào. Bạn cứ gõ câu hỏi cho tôi nhé."
+HANDOFF_FROM_MEMBER = "👤 {name} (tổ công nghệ số cộng đồng):\n{text}"
+HANDOFF_FROM_TEAM = "👤 {team}:\n{text}"
+HANDOFF_TAKEN = "👤 {name} của tổ công nghệ số cộng đồng đã nhận câu hỏi của bạn và sẽ trả lời ngay tại đây."
+HANDOFF_CLOSED_CITIZEN = "Đã kết thúc cuộc trò chuyện với cán bộ. Cảm ơn bạn! Bạn có thể hỏi tôi tiếp bất cứ lúc nào."
+HANDOFF_CLOSED_TEAM = (
+    "Cán bộ đã kết thúc cuộc trò chuyện. Cảm ơn bạn! Cần hỏi thêm, bạn cứ nhắn cho tôi, "
+    "hoặc gõ “gặp cán bộ”."
+)
+HANDOFF_CLOSED_IDLE = (
+    "Cuộc trò chuyện với cán bộ đã tự kết thúc vì lâu không có tin nhắn mới. "
+    "Cần hỏi thêm, bạn gõ “gặp cán bộ”."
+)
+HANDOFF_NOT_SENT = "Xin lỗi, tin nhắn chưa chuyển được tới cán bộ. Bạn vui lòng gửi lại sau ít phút."
+HANDOFF_PHOTO_REMINDER = (
+    "Đã chuyển ảnh tới cán bộ. Nhắc bạn: không gửi ảnh thẻ căn cước, thẻ ngân hàng hay mã OTP."
+)
+HANDOFF_EMERGENCY = (
+    "🚨 Nếu bạn đang bị lừa hoặc vừa chuyển tiền cho kẻ gian, hãy làm ngay, không chờ cán bộ:\n"
+    "• Gọi ngay tổng đài ngân hàng của bạn để chặn, tra soát giao dịch.\n"
+    "• Gọi 113 hoặc báo công an xã, phường nơi gần nhất."
+)
+HANDOFF_WEEKDAYS = ("thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy", "Chủ nhật")
+HANDOFF_WHEN = "{time} {day} ({date})"
+HANDOFF_PHRASES = ("gặp cán bộ", "nói chuyện với người thật", "hỏi cán bộ", "gặp người thật", "nói chuyện với cán bộ")
+HANDOFF_END_PHRASES = ("kết thúc",)
+HANDOFF_UNAVAILABLE = "Xin lỗi, hiện chưa nói chuyện trực tiếp với cán bộ qua đây được.\n" + HELP_IN_PERSON

@@ -61,6 +61,7 @@ MAX_CALLBACK_BYTES = 64
 # Callback data prefixes: c:<category>, q:<faq id>, n:<log id or empty>, f:<log id>:<1|0>,
 # x:<commune code> (x: alone asks for the commune), z:<question index>:<option number> (a quiz answer).
 CB_CATEGORY, CB_QUESTION, CB_NONE, CB_FEEDBACK, CB_COMMUNE, CB_QUIZ = "c", "q", "n", "f", "x", "z"
+CB_HANDOFF = "hc"  # hc:<log id>: "Hỏi cán bộ" (bot.channels.telegram.handoff takes it)
 
 UNSUPPORTED = (
     filters.Sticker.ALL
@@ -180,8 +181,11 @@ class TelegramChannel:
         state: StateStore | None = None,
         state_ttl: float = 900.0,
         quiz: Quiz | None = None,
+        handoff_button: bool = False,
     ) -> None:
-        """`handlers` (e.g. the review buttons) are tried before the citizens' ones;
+        """`handoff_button`: a "Hỏi cán bộ" button under unanswered replies and clarifications
+        (`hc:<question log id>`, taken by bot.channels.telegram.handoff);
+        `handlers` (e.g. the review buttons) are tried before the citizens' ones;
         `state` keeps the pending commune prompt or quiz round (slot "prompt") for every replica;
         `quiz` runs the quiz rounds (/quiz, "thi");
         `early_handlers` see every update first and stop it by raising ApplicationHandlerStop
@@ -199,6 +203,7 @@ class TelegramChannel:
         self.state: StateStore = state if state is not None else MemoryStateStore()
         self.state_ttl = state_ttl
         self.quiz = quiz
+        self.handoff_button = handoff_button
         self._limit = common.UserRateLimit(rate_limit_per_minute)
         builder = ApplicationBuilder().bot(sender.bot).concurrent_updates(concurrency)
         if webhook_url:
@@ -255,9 +260,9 @@ class TelegramChannel:
     def _add_handlers(self, extra: Sequence[BaseHandler[Any, Any, Any]],
                       early: Sequence[BaseHandler[Any, Any, Any]]) -> None:
         app = self.app
-        app.add_handler(TypeHandler(Update, self._drop_duplicates), group=-2)
-        for handler in early:
-            app.add_handler(handler, group=-1)
+        app.add_handler(TypeHandler(Update, self._drop_duplicates), group=-len(early) - 1)
+        for n, handler in enumerate(early):  # each in a group of its own: every one sees the update
+            app.add_handler(handler, group=-len(early) + n)
         for handler in extra:  # before the citizens' handlers, which would take reviewers' replies
             app.add_handler(handler)
         app.add_handler(CommandHandler(["start", "menu"], self._on_start))
@@ -265,6 +270,7 @@ class TelegramChannel:
         app.add_handler(CommandHandler("xa", self._on_commune_command))
         app.add_handler(CommandHandler("quiz", self._on_quiz))
         app.add_handler(CallbackQueryHandler(self._on_quiz_button, pattern=rf"^{CB_QUIZ}:\d+:\d+$"))
+        app.add_handler(CommandHandler(["canbo", "ketthuc"], self._on_no_handoff))
         app.add_handler(CallbackQueryHandler(self._on_commune_button, pattern=rf"^{CB_COMMUNE}:\d*$"))
         app.add_handler(CallbackQueryHandler(self._on_category, pattern=f"^{CB_CATEGORY}[:#]"))
         app.add_handler(CallbackQueryHandler(self._on_question, pattern=f"^{CB_QUESTION}[:#]"))
@@ -303,6 +309,16 @@ class TelegramChannel:
         if chat is None:
             return
         await self._send(chat.id, commands.help_text())
+
+    async def _on_no_handoff(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """"gặp cán bộ" / "kết thúc" when no hand-off is configured (else bot.channels.telegram.handoff
+        takes them first)."""
+        chat, message = update.effective_chat, update.effective_message
+        if chat is None or message is None:
+            return
+        command = commands.match(message.text or "")
+        ending = command is not None and command.name == "end"
+        await self._send(chat.id, replies.HANDOFF_NONE if ending else replies.HANDOFF_UNAVAILABLE)
 
     async def _on_category(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -395,8 +411,8 @@ class TelegramChannel:
             return  # a number answering the pending quiz question
         command = commands.match(text)  # "trợ giúp", "menu", "đổi xã": commands typed as words
         if command is not None:
-            handler = {"help": self._on_help, "commune": self._on_commune_command,
-                       "quiz": self._on_quiz}.get(command.name, self._on_start)
+            handler = {"help": self._on_help, "commune": self._on_commune_command, "quiz": self._on_quiz,
+                       "handoff": self._on_no_handoff, "end": self._on_no_handoff}.get(command.name, self._on_start)
             await handler(update, context)
             return
         if not self._limit.allow(str(update.effective_user.id if update.effective_user else message.chat_id)):
@@ -582,6 +598,14 @@ class TelegramChannel:
             log.warning("Telegram: a reply was not delivered (%s): %s", result.outcome, result.problem)
 
     def _markup(self, reply: Reply) -> InlineKeyboardMarkup | None:
+        markup = self._reply_markup(reply)
+        if not self.handoff_button or reply.kind not in ("unanswered", "clarify") or reply.answer == replies.EMPTY:
+            return markup
+        ask = [InlineKeyboardButton(replies.HANDOFF_BUTTON,
+                                    callback_data=f"{CB_HANDOFF}:{reply.log_id if reply.log_id is not None else ''}")]
+        return InlineKeyboardMarkup([*(markup.inline_keyboard if markup else ()), ask])
+
+    def _reply_markup(self, reply: Reply) -> InlineKeyboardMarkup | None:
         none_data = f"{CB_NONE}:{reply.log_id if reply.log_id is not None else ''}"
         if reply.kind == "clarify" and len(reply.suggestions) == 1:  # "Có phải bạn hỏi: «…»?"
             only = reply.suggestions[0]

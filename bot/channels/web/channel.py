@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from bot.assistant import Assistant
     from bot.channels.common import Metrics
     from bot.config import Settings
+    from bot.handoff import HandoffService
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +95,12 @@ class WebChannel:
     name = CHANNEL
 
     def __init__(self, assistant: Assistant, sessions: WebSessions, settings: Settings,
-                 metrics: Metrics | None = None, state: StateStore | None = None, quiz: Quiz | None = None) -> None:
+                 metrics: Metrics | None = None, state: StateStore | None = None, quiz: Quiz | None = None,
+                 handoff: HandoffService | None = None) -> None:
+        """`handoff`: talking to a person (bot.handoff); set by bot.server once it is built."""
         self.assistant = assistant
         self.quiz = quiz
+        self.handoff = handoff
         self.sessions = sessions
         self.state: StateStore = state if state is not None else MemoryStateStore()
         self.metrics = metrics
@@ -243,7 +247,14 @@ class WebChannel:
         token, key = await asyncio.to_thread(self.sessions.resolve, token)
         if (limited := self._limited(request, key)) is not None:
             return limited
-        # the documented precedence: the pending prompt (a commune name), then commands, then the Assistant
+        # the documented precedence: an open hand-off (bot.handoff), the pending commune prompt,
+        # then commands, then the Assistant
+        if self.handoff is not None:
+            out = await self.handoff.on_citizen(self._message(key, text))
+            if out is not None:  # the team's messages arrive through GET /api/messages
+                return JSONResponse({"session": token, "kind": "handoff", "answer": "\n\n".join(out),
+                                     "suggestions": [], "reply_id": None, "source": None, "faq_id": None,
+                                     "matched": None})
         pending = await asyncio.to_thread(self.state.get, CHANNEL, key, PROMPT_SLOT)
         if pending is not None and pending.get("commune"):
             answer = await asyncio.to_thread(self.assistant.choose_commune, text, CHANNEL, key)
@@ -258,6 +269,11 @@ class WebChannel:
                                  "reply_id": None, "source": None, "faq_id": None, "matched": None})
         if command is not None and command.name == "quiz":
             return JSONResponse(await self._quiz_start(token, key, text))
+        if command is not None and command.name in ("handoff", "end"):  # no hand-off configured
+            unavailable = replies.HANDOFF_UNAVAILABLE if command.name == "handoff" else replies.HANDOFF_NONE
+            return JSONResponse({"session": token, "kind": "help", "answer": unavailable,
+                                 "suggestions": [], "reply_id": None, "source": None, "faq_id": None,
+                                 "matched": None})
         if command is not None and command.name == "help":
             return JSONResponse({"session": token, "kind": "help", "answer": commands.help_text(),
                                  "suggestions": [], "reply_id": None, "source": None, "faq_id": None,

@@ -35,6 +35,7 @@ from bot.types import Message, Reply
 if TYPE_CHECKING:
     from bot.assistant import Assistant
     from bot.channels.common import Metrics, UpdateClaims
+    from bot.handoff import HandoffService
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +118,9 @@ class ZaloChannel:
         state_ttl: float = 900.0,
         concurrency: int = 64,
         quiz: Quiz | None = None,
+        handoff: HandoffService | None = None,
     ) -> None:
+        """`handoff`: talking to a person (bot.handoff); it sees every text message first."""
         if webhook_url and not secret_token:
             raise ValueError("a Zalo webhook needs a secret token")
         self.assistant = assistant
@@ -131,6 +134,7 @@ class ZaloChannel:
         self.state: StateStore = state if state is not None else MemoryStateStore()
         self.state_ttl = state_ttl
         self.quiz = quiz
+        self.handoff = handoff
         self._limit = common.UserRateLimit(rate_limit_per_minute)
         self._locks: dict[str, list] = {}  # chat id -> [lock, users]
         self._tasks: set[asyncio.Task] = set()
@@ -255,6 +259,14 @@ class ZaloChannel:
         if not incoming.is_text or not incoming.text.strip():
             await self._send(chat_id, replies.TEXT_ONLY)
             return
+        if self.handoff is not None:  # an open hand-off comes first (bot.commands' precedence)
+            text = unicodedata.normalize("NFC", incoming.text).strip()
+            out = await self.handoff.on_citizen(
+                Message(text=text, channel=CHANNEL, user_id=incoming.user_id, chat_id=chat_id))
+            if out is not None:
+                for reply in out:
+                    await self._send(chat_id, reply)
+                return
         user_key = self.assistant.user_key(CHANNEL, incoming.user_id)
         was = await asyncio.to_thread(self._load, user_key)
         chat = _Chat(was.choices, was.feedback_log_id, was.greeted, was.commune, was.quiz)
@@ -296,6 +308,8 @@ class ZaloChannel:
                 chat.outbox.append(commands.help_text())
             elif command.name == "quiz":
                 self._quiz_start(chat, text)
+            elif command.name in ("handoff", "end"):  # only here when no hand-off is configured
+                chat.outbox.append(replies.HANDOFF_UNAVAILABLE if command.name == "handoff" else replies.HANDOFF_NONE)
             elif command.name == "commune":  # the next message is read as a commune name
                 chat.choices, chat.feedback_log_id, chat.commune, chat.quiz = None, None, [], None
                 chat.outbox.append(await asyncio.to_thread(self.assistant.commune_prompt, CHANNEL,

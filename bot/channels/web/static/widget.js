@@ -230,7 +230,7 @@
     working(true);
     api("POST", "/api/chat", { session: state.session, text: text }).then(function (reply) {
       withSession(reply);
-      push(botItem(reply));
+      if (reply.answer) push(botItem(reply));  // empty while a person handles the conversation
     }).catch(fail).then(function () { working(false); input.focus(); });
   }
 

@@ -1,0 +1,277 @@
+"""Talking to a person (issue 16): working hours, scam words, the hand-off store, and end to end as
+`serve` runs it through the fake Telegram and Zalo servers: a Zalo citizen of xã Mường Kim asks
+for a person, the commune's group gets the post, a non-member is refused, a member takes it, three
+messages flow both ways while the bot stays silent, a restart in the middle keeps it, the member
+ends it and adds the citizen's wording to an FAQ entry as an alternate."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import pytest
+from sqlalchemy import text
+
+from bot import commands
+from bot.handoff import DEFAULT_HOURS, HandoffStore, looks_like_scam, parse_hours, when_label
+from bot.replies import citizens as replies
+from bot.replies import reviewers as say
+from indexer.faq import load_faq
+from tests.channels.helpers import new_chat_id
+from tests.conftest import ROOT
+from tests.fakes.zalo_api import FakeZaloAPI
+from tests.review_fixtures import OUTSIDER, REVIEW_CHAT, REVIEWER, RICE, ReviewTelegramAPI, make_env, running, wait
+
+COMMUNE_CHAT = -100888
+COMMUNE_MEMBER = 6001
+ALWAYS_OPEN = "0:00-24:00 thứ Hai đến Chủ nhật"
+
+# -- pure parts ---------------------------------------------------------------------------------
+
+
+def test_working_hours_are_read_from_the_communes_wording():
+    h = parse_hours("7:30-11:30, 13:30-17:00 thứ Hai đến thứ Sáu")
+    assert h.ranges == ((450, 690), (810, 1020)) and h.days == frozenset(range(5))
+    monday = dt.datetime(2026, 12, 14, 12, 0)  # a Monday, at lunch
+    assert not h.open_at(monday) and h.next_open(monday) == monday.replace(hour=13, minute=30)
+    friday_evening = dt.datetime(2026, 12, 18, 18, 0)
+    assert h.next_open(friday_evening) == dt.datetime(2026, 12, 21, 7, 30)
+    assert when_label(dt.datetime(2026, 12, 21, 7, 30)) == "7:30 thứ Hai (21/12)"
+    assert parse_hours(None) == DEFAULT_HOURS and parse_hours("giờ hành chính") == DEFAULT_HOURS
+    assert parse_hours("7h-11h thứ 2 - thứ 7").days == frozenset(range(6))
+    assert parse_hours(ALWAYS_OPEN).open_at(dt.datetime(2026, 12, 20, 3, 0))  # a Sunday night
+
+
+@pytest.mark.parametrize("words, scam", [
+    ("Tôi đang bị lừa, họ bắt chuyển tiền", True), ("vua chuyen tien cho nguoi la", True),
+    ("Vừa CK 5 triệu cho người tự xưng công an", True),
+    ("vua ck cho no roi", True), ("VNeID mức 2 báo đang xử lý", False), ("chuyển tiền qua ngân hàng", False),
+])
+def test_scam_words(words, scam):
+    assert looks_like_scam(words) is scam
+
+
+def test_handoff_commands():
+    for phrase in ("gặp cán bộ", "Gap can bo a", "nói chuyện với người thật", "/canbo", "hỏi cán bộ nhé"):
+        assert commands.match(phrase).name == "handoff", phrase
+    for phrase in ("kết thúc", "ket thuc", "/ketthuc"):
+        assert commands.match(phrase).name == "end", phrase
+    assert commands.match("cán bộ xã làm việc mấy giờ") is None
+
+
+def test_the_store_keeps_an_open_handoff_and_forgets_the_chat_id_on_close(tmp_path):
+    from bot.storage import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'h.db'}", tmp_path / "spool.jsonl")
+    try:
+        handoffs = HandoffStore(store.sessions, store.ensure_schema)
+        view = handoffs.open("zalo", "k1", "chat-1", None, "Số căn cước của tôi là 012345678901, bị lỗi")
+        assert "012345678901" not in view.summary  # redacted
+        assert handoffs.active("zalo", "k1") == view and handoffs.active("telegram", "k1") is None
+        handoffs.add(view.id, "post", "", group=(-100, 55))
+        assert handoffs.by_group_message(-100, 55) == view.id and handoffs.posts(view.id) == {-100: 55}
+        assert handoffs.take(view.id, 7, "Lan")[0] and not handoffs.take(view.id, 8, "Minh")[0]
+        closed = handoffs.close(view.id, "team")
+        assert closed is not None and closed.chat_id == "chat-1"
+        assert handoffs.close(view.id, "team") is None
+        assert handoffs.get(view.id).chat_id is None and handoffs.active("zalo", "k1") is None
+    finally:
+        store.close()
+
+
+# -- end to end -----------------------------------------------------------------------------------
+
+@pytest.fixture
+def apis():
+    with ReviewTelegramAPI() as tg, FakeZaloAPI() as zalo:
+        tg.members[REVIEW_CHAT] = {REVIEWER}
+        tg.members[COMMUNE_CHAT] = {COMMUNE_MEMBER}
+        yield tg, zalo
+
+
+@pytest.fixture
+def env(tmp_path, small_index_dir, embedder, model_dir, apis):
+    tg, zalo = apis
+    communes = tmp_path / "communes.yaml"
+    shipped = (ROOT / "communes.yaml").read_text(encoding="utf-8")
+    communes.write_text(shipped.replace(
+        "    name: Mường Kim\n    type: xã\n",
+        f"    name: Mường Kim\n    type: xã\n    review_chat_ids: [{COMMUNE_CHAT}]\n"
+        "    team: Tổ công nghệ số xã Mường Kim\n", 1), encoding="utf-8")
+    e = make_env(tmp_path, small_index_dir, embedder, model_dir,
+                 telegram_token=tg.token, telegram_base_url=tg.base_url,
+                 zalo_token=zalo.token, zalo_base_url=zalo.base_url,
+                 review_chat_ids=[REVIEW_CHAT], communes=communes, review_poll_seconds=3600,
+                 handoff_hours=ALWAYS_OPEN)
+    yield e
+    e.store.close()
+
+
+def in_group(tg, containing: str, chat: int = COMMUNE_CHAT) -> list[dict]:
+    return [m for m in tg.messages_to(chat) if containing in m["_shown"]]
+
+
+async def test_a_zalo_citizen_talks_to_the_communes_team_member(env, apis):
+    tg, zalo = apis
+    citizen = f"z{new_chat_id()}"
+    said = lambda: zalo.messages_to(citizen)  # noqa: E731
+
+    async with running(env):
+        # the citizen tells their commune and asks what the bot cannot answer
+        for n, words in enumerate(("doi xa", "Ta Mung", RICE), 1):
+            zalo.push(zalo.text_update(citizen, words))
+            await wait(zalo, lambda c, n=n: said()[n - 1:])
+        assert said()[-1] == replies.UNANSWERED
+
+        # 1. asking for a person: the last question is the summary; who answers; the warning
+        zalo.push(zalo.text_update(citizen, "gặp cán bộ ạ"))
+        await wait(zalo, lambda c: said()[3:])
+        opened = said()[3]
+        assert opened.startswith(replies.HANDOFF_OPENED.format(team="Tổ công nghệ số xã Mường Kim", summary=RICE))
+        assert replies.HANDOFF_SOON in opened and replies.HANDOFF_WARNING in opened
+
+        # 2. the commune's group gets the post (not the provincial one)
+        [post] = await wait(tg, lambda c: in_group(tg, "Người dân cần gặp cán bộ"))
+        hid = int(post["_shown"].split("#")[1].split(")")[0])
+        assert RICE in post["_shown"] and "Zalo" in post["_shown"] and "xã Mường Kim" in post["_shown"]
+        assert [t for t, _ in tg.buttons(post)] == [say.HANDOFF_BUTTON_TAKE, say.HANDOFF_BUTTON_PROVINCE,
+                                                   say.HANDOFF_BUTTON_END]
+        assert not in_group(tg, "Người dân cần gặp cán bộ", REVIEW_CHAT)
+
+        # 3. someone outside the commune's group (and the province's) is refused
+        tg.push(tg.callback_update(COMMUNE_CHAT, f"ho:t:{hid}", post["_message_id"], user_id=OUTSIDER))
+        [alert] = await wait(tg, lambda c: [a for a in tg.answers() if a.get("show_alert")])
+        assert alert["text"] == say.REFUSED
+        with env.store.session() as s:
+            assert s.execute(text("select status from handoffs where id = :i"), {"i": hid}).scalar() == "waiting"
+
+        # 4. a member takes it; the citizen is told who
+        tg.push(tg.callback_update(COMMUNE_CHAT, f"ho:t:{hid}", post["_message_id"], user_id=COMMUNE_MEMBER))
+        await wait(tg, lambda c: in_group(tg, f"đã nhận #{hid}"))
+        await wait(zalo, lambda c: said()[4:])
+        assert said()[4] == replies.HANDOFF_TAKEN.format(name="Dân")
+
+        # 5. three messages each way; the bot answers none of the citizen's (even an FAQ question)
+        faq_question = env.assistant.index.target("vneid-quen-mat-khau").question
+        citizen_says = ["VNeID của tôi báo đang xử lý đã 10 ngày", faq_question]
+        member_says = ["Bạn đăng ký mức 2 ở đâu ạ?", "Bạn mang căn cước ra công an xã nhé."]
+        for n, (mine, theirs) in enumerate(zip(citizen_says, member_says, strict=True)):
+            zalo.push(zalo.text_update(citizen, mine))
+            [relayed] = await wait(tg, lambda c, mine=mine: in_group(tg, mine))
+            assert relayed["_shown"] == say.HANDOFF_FROM_CITIZEN.format(hid=hid, text=mine)
+            tg.push(tg.text_update(COMMUNE_CHAT, theirs, user_id=COMMUNE_MEMBER,
+                                   reply_to_message=tg.sent[relayed["_message_id"]]))
+            await wait(zalo, lambda c, n=n: said()[5 + n:])
+            assert said()[5 + n] == replies.HANDOFF_FROM_MEMBER.format(name="Dân", text=theirs)
+        assert len(said()) == 7  # nothing but the member's two messages
+
+    # 6. a restart in the middle: the hand-off is still open (its state is in the database)
+    async with running(env) as services:
+        assert services.handoff is not None
+        # the fake Zalo server still holds the stopped poller's long poll for up to a second, and
+        # would hand it (and lose) the next update
+        await asyncio.sleep(1.5)
+        third = "Cảm ơn, tôi sẽ ra công an xã"
+        zalo.push(zalo.text_update(citizen, third))
+        [relayed] = await wait(tg, lambda c: in_group(tg, third))
+        tg.push(tg.text_update(COMMUNE_CHAT, "Vâng, chúc bạn thành công.", user_id=COMMUNE_MEMBER,
+                               reply_to_message=tg.sent[relayed["_message_id"]]))
+        await wait(zalo, lambda c: said()[7:])
+        assert said()[7] == replies.HANDOFF_FROM_MEMBER.format(name="Dân", text="Vâng, chúc bạn thành công.")
+        # a non-member's reply in the thread is refused and reaches nobody
+        tg.push(tg.text_update(COMMUNE_CHAT, "xin chào", user_id=OUTSIDER,
+                               reply_to_message=tg.sent[relayed["_message_id"]]))
+        await wait(tg, lambda c: in_group(tg, say.REFUSED))
+        assert len(said()) == 8
+
+        # 7. the member ends it: both sides are told; the bot answers the citizen again
+        tg.push(tg.callback_update(COMMUNE_CHAT, f"ho:e:{hid}", post["_message_id"], user_id=COMMUNE_MEMBER))
+        [ended] = await wait(tg, lambda c: in_group(tg, f"đã kết thúc #{hid}"))
+        await wait(zalo, lambda c: said()[8:])
+        assert said()[8] == replies.HANDOFF_CLOSED_TEAM
+        zalo.push(zalo.text_update(citizen, RICE))
+        await wait(zalo, lambda c: said()[9:])
+        assert said()[9] == replies.UNANSWERED
+
+        # 8. two taps teach the bot: the citizen's wording becomes an alternate of an FAQ entry
+        [link] = [d for t, d in tg.buttons(ended) if t == say.HANDOFF_BUTTON_LINK]
+        tg.push(tg.callback_update(COMMUNE_CHAT, link, ended["_message_id"], user_id=COMMUNE_MEMBER))
+        [choices] = await wait(tg, lambda c: in_group(tg, f"#{hid}: chọn câu hỏi có sẵn"))
+        first_label, pick = tg.buttons(choices)[0]
+        tg.push(tg.callback_update(COMMUNE_CHAT, pick, choices["_message_id"], user_id=COMMUNE_MEMBER))
+        [taught] = await wait(tg, lambda c: in_group(tg, "thành cách hỏi khác của mục"))
+        faq_id = taught["_shown"].split("của mục ")[1].split(";")[0]
+        entry = next(e for e in load_faq(env.faq).entries if e.id == faq_id)
+        assert RICE in entry.alternates
+        with env.store.session() as s:
+            row = s.execute(text("select status, closed_by, chat_id, faq_id from handoffs where id = :i"),
+                            {"i": hid}).one()
+            relays = s.execute(text("select direction, outcome from handoff_messages where handoff_id = :i "
+                                    "and direction in ('in', 'out')"), {"i": hid}).all()
+        assert tuple(row) == ("closed", "team", None, faq_id)
+        assert sorted(relays) == [("in", "sent")] * 3 + [("out", "sent")] * 3
+
+
+async def test_a_telegram_citizen_uses_the_button_and_ends_it_with_ket_thuc(env, apis):
+    tg, _ = apis
+    citizen = new_chat_id()
+    async with running(env):
+        tg.push(tg.text_update(citizen, "Tôi vừa chuyển tiền cho người lạ, giờ sao?"))
+        [unanswered] = await wait(tg, lambda c: tg.messages_to(citizen))
+        [ask] = [d for t, d in tg.buttons(unanswered) if t == replies.HANDOFF_BUTTON]
+        tg.push(tg.callback_update(citizen, ask, unanswered["_message_id"], user_id=citizen))
+        await wait(tg, lambda c: tg.messages_to(citizen)[2:])
+        shown = tg.messages_to(citizen)[1:]
+        # a scam in progress: the emergency steps at once, then who will answer
+        assert shown[0]["_shown"].startswith(replies.HANDOFF_EMERGENCY)
+        assert shown[1]["_shown"].startswith(replies.HANDOFF_OPENED.format(
+            team=replies.HANDOFF_TEAM_PROVINCE, summary="Tôi vừa chuyển tiền cho người lạ, giờ sao?"))
+        [post] = await wait(tg, lambda c: in_group(tg, "Người dân cần gặp cán bộ", REVIEW_CHAT))
+        assert say.HANDOFF_SCAM in post["_shown"]
+        assert say.HANDOFF_BUTTON_PROVINCE not in [t for t, _ in tg.buttons(post)]  # already the province's
+
+        tg.push(tg.text_update(citizen, "/ketthuc"))
+        await wait(tg, lambda c: tg.messages_to(citizen)[3:])
+        assert tg.messages_to(citizen)[3]["_shown"] == replies.HANDOFF_CLOSED_CITIZEN
+        await wait(tg, lambda c: in_group(tg, "Người dân đã kết thúc", REVIEW_CHAT))
+
+
+async def test_without_a_question_the_bot_asks_for_a_summary_first(env, apis):
+    tg, _ = apis
+    citizen = new_chat_id()
+    async with running(env):
+        tg.push(tg.text_update(citizen, "/canbo"))
+        await wait(tg, lambda c: tg.messages_to(citizen))
+        assert tg.messages_to(citizen)[0]["_shown"] == replies.HANDOFF_ASK_SUMMARY
+        tg.push(tg.text_update(citizen, "Không đăng nhập được Cổng dịch vụ công"))
+        await wait(tg, lambda c: tg.messages_to(citizen)[1:])
+        assert "“Không đăng nhập được Cổng dịch vụ công”" in tg.messages_to(citizen)[1]["_shown"]
+        await wait(tg, lambda c: in_group(tg, "Không đăng nhập được Cổng dịch vụ công", REVIEW_CHAT))
+
+
+async def test_a_web_chat_citizen_gets_the_members_messages_through_api_messages(env, apis):
+    import httpx
+
+    from bot.server import build_services
+    from tests.channels.helpers import serving
+
+    tg, _ = apis
+    services = build_services(env.settings, env.assistant)
+    async with serving(services.server()) as base, httpx.AsyncClient(base_url=base, timeout=30) as http:
+        asked = (await http.post("/api/chat", json={"session": None, "text": RICE})).json()
+        session = asked["session"]
+        opened = (await http.post("/api/chat", json={"session": session, "text": "gặp cán bộ"})).json()
+        assert opened["kind"] == "handoff" and replies.HANDOFF_WARNING in opened["answer"]
+        [post] = await wait(tg, lambda c: in_group(tg, "Người dân cần gặp cán bộ", REVIEW_CHAT))
+        assert "trò chuyện trên web" in post["_shown"]
+        quiet = (await http.post("/api/chat", json={"session": session, "text": "Tôi ở bản Nà Hừ"})).json()
+        assert quiet["answer"] == ""  # the bot stays quiet: the message went to the group
+        [relayed] = await wait(tg, lambda c: in_group(tg, "Tôi ở bản Nà Hừ", REVIEW_CHAT))
+        tg.push(tg.text_update(REVIEW_CHAT, "Chào bạn, tôi gọi lại ngay.", user_id=REVIEWER,
+                               reply_to_message=tg.sent[relayed["_message_id"]]))
+        await wait(tg, lambda c: in_group(tg, say.HANDOFF_SENT, REVIEW_CHAT))
+        later = (await http.get("/api/messages", params={"session": session, "after": 0})).json()["messages"]
+        assert replies.HANDOFF_FROM_MEMBER.format(name="Dân", text="Chào bạn, tôi gọi lại ngay.") in \
+            [m["text"] for m in later]
+        ended = (await http.post("/api/chat", json={"session": session, "text": "kết thúc"})).json()
+        assert ended["answer"] == replies.HANDOFF_CLOSED_CITIZEN
