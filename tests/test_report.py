@@ -43,7 +43,7 @@ OUTSIDE = [
 
 
 def build_log(url: str) -> None:
-    from bot.models import QuestionLog, ReviewGroup, ReviewItem
+    from bot.models import Handoff, QuestionLog, ReviewGroup, ReviewItem
     from bot.storage import Store
 
     store = Store(url, Path("/nonexistent/spool.jsonl"))
@@ -70,6 +70,12 @@ def build_log(url: str) -> None:
                          closed_at=utc(2026, 11, 3, 12, 0)))
         s.add(ReviewItem(question_id=ids[10], reason="rejected", channel="telegram", text="x", commune="03637",
                          status="ignored", created_at=utc(2026, 11, 20, 20, 0), closed_at=utc(2026, 11, 21, 8, 0)))
+        # hand-offs: one taken and answered after 12 minutes, one still waiting, one in October
+        asked = utc(2026, 11, 12, 9, 0)
+        s.add(Handoff(channel="zalo", user_key="h1", created_at=asked, status="closed", taken_at=asked,
+                      first_reply_at=asked + dt.timedelta(minutes=12)))
+        s.add(Handoff(channel="telegram", user_key="h2", created_at=utc(2026, 11, 20, 10, 0), status="waiting"))
+        s.add(Handoff(channel="web", user_key="h3", created_at=utc(2026, 10, 20, 10, 0), status="closed"))
     store.close()
 
 
@@ -111,6 +117,7 @@ EXPECTED = {
                                  "vneid": {"helpful": 2, "not_helpful": 1}}},
     "review": {"opened": 6, "answered": 2, "linked": 1, "ignored": 1, "pending": 1, "delivered": 3,
                "undeliverable": 1, "median_hours": 4.0, "p90_hours": 5.6},
+    "handoff": {"opened": 2, "taken": 1, "median_first_reply_minutes": 12.0},
     "faq_changes": {"added": 1, "edited": 0, "removed": 1, "alternates": 1},
 }
 
@@ -187,7 +194,7 @@ def test_files_spreadsheet_html_pdf(monkeypatch, capsys, tmp_path):
     assert [r[1] for r in rows("theo_gio")] == [4, 5, 5, 5, 1]
     assert rows("cau_hoi_nhieu") == [(1, "Cài VNeID thế nào?", 5), (2, "Nộp hồ sơ trực tuyến ở đâu?", 3)]
     assert rows("chua_tra_loi") == [(1, "Thủ tục XYZ làm thế nào?", 3)]
-    assert [r[1] for r in rows("to_cong_nghe_so")] == [6, 2, 1, 1, 1, 3, 1, 4.0, 5.6]
+    assert [r[1] for r in rows("to_cong_nghe_so")] == [6, 2, 1, 1, 1, 3, 1, 4.0, 5.6, 2, 1, 12.0]
     assert rows("phan_hoi")[-1][1:3] == (3, 1)
     assert [r[1] for r in rows("cap_nhat_faq")] == [1, 0, 1, 1]
 

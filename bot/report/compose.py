@@ -167,6 +167,7 @@ class Report:
                          "by_category": {k: {"helpful": u, "not_helpful": d}
                                          for k, (u, d) in self.feedback_by_category().items()}},
             "review": n.review,
+            "handoff": n.handoff,
             "faq_changes": {k: len(v) for k, v in self.faq_changes.items()},
             "files": self.files,
         }

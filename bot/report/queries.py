@@ -20,7 +20,7 @@ from sqlalchemy import Integer, String, and_, case, cast, distinct, func, litera
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
-from bot.models import QuestionLog, ReviewGroup, ReviewItem
+from bot.models import Handoff, QuestionLog, ReviewGroup, ReviewItem
 
 CITIZEN_CHANNELS = ("telegram", "zalo", "web")
 KINDS = ("faq", "knowledge", "clarify", "chitchat", "unanswered")
@@ -53,6 +53,7 @@ class Numbers:
     feedback_by_faq: dict[str, tuple[int, int]] = field(default_factory=dict)  # faq_id -> (👍, 👎)
     top_unanswered: list[tuple[str, int]] = field(default_factory=list)  # (text, distinct citizens)
     review: dict[str, Any] = field(default_factory=dict)
+    handoff: dict[str, Any] = field(default_factory=dict)
 
 
 def _question_filter(scope: Scope) -> ColumnElement[bool]:
@@ -122,6 +123,7 @@ def numbers(conn: Connection, scope: Scope) -> Numbers:
     n.per_hour = {int(k): v for k, v in sorted(_grouped(conn, scope, hour).items())}
     n.top_unanswered = top_unanswered(conn, scope)
     n.review = review(conn, scope)
+    n.handoff = handoffs(conn, scope)
     return n
 
 
@@ -174,6 +176,26 @@ def review(conn: Connection, scope: Scope) -> dict[str, Any]:
         "median_hours": None if median is None else round(median, 2),
         "p90_hours": None if p90 is None else round(p90, 2),
     }
+
+
+def handoffs(conn: Connection, scope: Scope) -> dict[str, Any]:
+    """Hand-offs to a person opened in the scope: how many, taken by a member, and the time from
+    the request to the team's first reply (median, minutes)."""
+    h = Handoff
+    cond = and_(h.created_at >= scope.start, h.created_at < scope.end, h.channel.in_(scope.channels))
+    if scope.commune is not None:
+        cond = and_(cond, h.commune == scope.commune)
+    opened, taken = conn.execute(select(func.count(), func.count(h.taken_at)).where(cond)).one()
+    replied = and_(cond, h.first_reply_at.is_not(None))
+    if conn.dialect.name == "postgresql":
+        minutes = func.extract("epoch", h.first_reply_at - h.created_at) / 60.0
+        median = conn.execute(select(func.percentile_cont(0.5).within_group(minutes)).where(replied)).scalar()
+    else:
+        minutes = (func.julianday(h.first_reply_at) - func.julianday(h.created_at)) * 1440.0
+        median = _percentile([float(v) for (v,) in conn.execute(select(minutes).where(replied).order_by(minutes))],
+                             0.5)
+    return {"opened": int(opened), "taken": int(taken),
+            "median_first_reply_minutes": None if median is None else round(float(median), 1)}
 
 
 def _percentile(values: list[float], p: float) -> float | None:

@@ -52,7 +52,8 @@ def tables(r: Report) -> list[Table]:
     out.append(Table("chua_tra_loi", t.SECTION_UNANSWERED, ("#", t.COL_QUESTION, t.COL_CITIZENS),
                      [(i, q, c) for i, (q, c) in enumerate(n.top_unanswered, 1)]))
     out.append(Table("to_cong_nghe_so", t.SECTION_REVIEW, (t.COL_ITEM, t.COL_COUNT),
-                     [(t.REVIEW_LABELS.get(k, k), t.NONE if v is None else v) for k, v in n.review.items()]))
+                     [(t.REVIEW_LABELS.get(k, k), t.NONE if v is None else v) for k, v in n.review.items()]
+                     + [(t.HANDOFF_LABELS.get(k, k), t.NONE if v is None else v) for k, v in n.handoff.items()]))
     up, down = r.feedback()
     rows: list[tuple[object, ...]] = [
         (t.DOCUMENTS_TOPIC if k == "tailieu" else r.category_label(k), u, d, _share(u, u + d))

@@ -21,6 +21,11 @@ REVIEW_LABELS = {
     "median_hours": "Thời gian trả lời, trung vị (giờ)",
     "p90_hours": "Thời gian trả lời, 90% câu hỏi trong vòng (giờ)",
 }
+HANDOFF_LABELS = {
+    "opened": "Người dân đề nghị gặp cán bộ",
+    "taken": "Cán bộ đã nhận trò chuyện",
+    "median_first_reply_minutes": "Thời gian đến câu trả lời đầu tiên của cán bộ, trung vị (phút)",
+}
 CHANGE_LABELS = {"added": "Câu hỏi thêm mới", "edited": "Câu hỏi sửa nội dung", "removed": "Câu hỏi gỡ bỏ",
                  "alternates": "Câu hỏi được bổ sung cách hỏi khác"}
 
