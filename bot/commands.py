@@ -73,6 +73,13 @@ COMMANDS: tuple[Command, ...] = (
     Command("help", ("/help", "trợ giúp", "giúp đỡ", "help", "hướng dẫn"), replies.COMMAND_HELP, "help"),
     Command("menu", ("/menu", "chủ đề", "menu", "danh mục"), replies.COMMAND_MENU, "menu"),
     Command("commune", ("/xa", "đổi xã", "chọn xã", "đổi phường", "chọn phường"), replies.COMMAND_COMMUNE, "xa"),
+    Command("subscribe", ("/dangky", "đăng ký nhận tin", "đăng ký nhận bản tin", "nhận tin"),
+            replies.COMMAND_SUBSCRIBE, "dangky"),
+    Command("unsubscribe", ("/huydangky", "dừng nhận tin", "hủy đăng ký", "hủy đăng ký nhận tin",
+                            "hủy nhận tin", "dừng nhận bản tin", "không nhận tin nữa"),
+            replies.COMMAND_UNSUBSCRIBE, "huydangky"),
+    Command("my_data", ("/dulieu", "dữ liệu của tôi", "xem dữ liệu của tôi"), replies.COMMAND_MY_DATA, "dulieu"),
+    Command("erase", ("/xoadulieu", "xóa dữ liệu của tôi", "xóa dữ liệu"), replies.COMMAND_ERASE, "xoadulieu"),
 )
 
 

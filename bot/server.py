@@ -2,7 +2,8 @@
 
 Top to bottom: the senders (one outbound path per provider), the reloader, the review queue and
 its Telegram handlers, the channels (thin adapters over `Assistant.handle`), the review worker,
-the spool flusher, and one ASGI app serving the webhooks, `/healthz` and `/metrics`. No module
+the spool flusher, the bulletin scheduler (scheduled bulletins, through the same senders), and one
+ASGI app serving the webhooks, `/healthz` and `/metrics`. No module
 looks another up: what a part uses is given to it here.
 """
 
@@ -30,6 +31,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.assistant import Assistant
+from bot.bulletins.delivery import BulletinScheduler, BulletinStore
+from bot.bulletins.schedule import QuietHours
 from bot.channels.common import Metrics
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.telegram.review import ReviewHandlers, ReviewPoster
@@ -143,6 +146,7 @@ class Services:
     channels: list[Channel] = field(default_factory=list)
     worker: ReviewWorker | None = None
     poster: ReviewPoster | None = None
+    bulletins: BulletinScheduler | None = None
 
     @asynccontextmanager
     async def running(self, *, watch: bool = True) -> AsyncIterator[Services]:
@@ -162,6 +166,8 @@ class Services:
                                                  name="spool-flusher"))
             if self.worker is not None:
                 tasks.append(asyncio.create_task(self.worker.run(), name="review-worker"))
+            if self.bulletins is not None:
+                tasks.append(asyncio.create_task(self.bulletins.run(), name="bulletin-scheduler"))
             yield self
         finally:
             for task in tasks:
@@ -224,6 +230,11 @@ def build_services(settings: Settings, assistant: Assistant, metrics: Metrics | 
     services = Services(settings, assistant, metrics, senders, reloader, poster=poster)
     if queue is not None:
         services.worker = ReviewWorker(queue, settings, senders, poster)
+    if store is not None:  # scheduled bulletins (send_at), through the same senders
+        quiet = QuietHours.parse(settings.quiet_hours, settings.timezone)
+        services.bulletins = BulletinScheduler(BulletinStore(store.sessions, store.ensure_schema), senders, quiet,
+                                               window=settings.broadcast_window,
+                                               every=settings.broadcast_poll_seconds)
 
     if telegram is not None:
         review = (ReviewHandlers(settings, telegram, queue, senders, faq_editor(settings), reloader,

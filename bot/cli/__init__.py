@@ -7,7 +7,7 @@ import argparse
 import logging
 import sys
 
-from bot.cli import ask, chat, common, faq, index, model, privacy, review, serve
+from bot.cli import ask, broadcast, chat, common, faq, index, model, privacy, review, serve
 from bot.cli import eval as evaluation
 
 
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.register(sub)
     privacy.register(sub)  # trolyso privacy purge
     review.register(sub)  # trolyso review ...
+    broadcast.register(sub)  # trolyso broadcast preview|send|status|list
     return p
 
 

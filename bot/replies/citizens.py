@@ -130,3 +130,55 @@ COMMUNE_NOT_FOUND = (
 COMMUNE_SKIPPED = "Vâng ạ. Bạn cứ gõ câu hỏi của mình nhé."
 COMMUNE_SKIP_WORDS = ("bỏ qua", "thôi", "hủy", "huỷ", "không", "khong", "bo qua", "huy", "thoi")
 ZALO_COMMUNE_FOOTER = "Bạn trả lời bằng số thứ tự, hoặc gõ lại tên xã."
+
+
+# Bulletins (bản tin): opting in and out, and what every bulletin carries.
+COMMAND_SUBSCRIBE = "Đăng ký nhận bản tin: cảnh báo lừa đảo, kỹ năng số, thông báo của tỉnh"
+COMMAND_UNSUBSCRIBE = "Dừng nhận bản tin"
+SUBSCRIBED = (
+    "Cảm ơn bạn đã đăng ký nhận bản tin của Trợ lý số. Bạn sẽ nhận:\n"
+    "• cảnh báo lừa đảo, ứng dụng giả mạo;\n"
+    "• hướng dẫn kỹ năng số, dịch vụ công trực tuyến;\n"
+    "• thông báo của tỉnh và của xã, phường bạn (nếu bạn đã cho biết xã, gõ “đổi xã”).\n"
+    "Tôi không gửi tin vào ban đêm. Muốn dừng, bạn gõ “dừng nhận tin” bất cứ lúc nào."
+)
+ALREADY_SUBSCRIBED = "Bạn đã đăng ký nhận bản tin rồi. Muốn dừng, bạn gõ “dừng nhận tin”."
+UNSUBSCRIBED = (
+    "Đã dừng gửi bản tin cho bạn. Tôi đã xóa thông tin dùng để gửi tin cho bạn. "
+    "Bạn vẫn hỏi tôi được như thường. Muốn nhận lại, gõ “đăng ký nhận tin”."
+)
+NOT_SUBSCRIBED = "Bạn chưa đăng ký nhận bản tin nên tôi không gửi tin cho bạn. Muốn nhận, gõ “đăng ký nhận tin”."
+SUBSCRIBE_BUTTON = "🔔 Đăng ký nhận tin"
+UNSUBSCRIBE_BUTTON = "🔕 Dừng nhận tin"
+BULLETIN_HEADER = "📢 Bản tin Trợ lý số: {title}"
+BULLETIN_FOOTER = (
+    "🔒 Trợ lý số không bao giờ hỏi mật khẩu hay mã OTP của bạn. Đừng đưa cho bất kỳ ai.\n"
+    "Muốn dừng nhận tin, gõ “dừng nhận tin”."
+)
+SERVICE_UNAVAILABLE = "Xin lỗi, lúc này tôi chưa làm được việc này. Bạn thử lại sau ít phút nhé."
+
+# Personal data (Law 91/2025/QH15): what the bot keeps about a citizen, and deleting it.
+COMMAND_MY_DATA = "Xem tôi đang lưu những gì về bạn"
+COMMAND_ERASE = "Xóa mọi dữ liệu tôi lưu về bạn"
+MY_DATA = (
+    "Tôi đang lưu về bạn:\n"
+    "• Một mã ẩn danh thay cho tài khoản của bạn (tôi không lưu tên, số điện thoại).\n"
+    "• Xã, phường: {commune}.\n"
+    "• Nhận bản tin: {subscription}.\n"
+    "• Câu hỏi bạn đã hỏi: {questions} câu (số điện thoại, số giấy tờ đã được che đi).\n"
+    "• Câu hỏi đang chờ cán bộ trả lời: {waiting} câu.\n"
+    "Muốn xóa hết, bạn gõ “xóa dữ liệu của tôi”."
+)
+MY_DATA_NO_COMMUNE = "chưa cho biết"
+MY_DATA_SUBSCRIBED = "có (tôi giữ mã cuộc trò chuyện để gửi tin cho bạn)"
+MY_DATA_NOT_SUBSCRIBED = "không"
+ERASE_CONFIRM = (
+    "Bạn có chắc muốn xóa mọi dữ liệu tôi lưu về bạn không? Gồm: xã, phường; đăng ký nhận tin; "
+    "các câu hỏi đã hỏi và câu hỏi đang chờ trả lời. Xóa rồi thì không lấy lại được."
+)
+ERASE_YES = "🗑 Xóa hết"
+ERASE_NO = "Không xóa"
+ZALO_ERASE_FOOTER = "Bạn gõ “xóa” để xác nhận, hoặc “không” để giữ lại."
+ERASE_YES_WORDS = ("xóa", "xoá", "xoa", "xóa hết", "xoá hết", "xoa het", "đồng ý", "dong y", "có", "co", "đúng", "dung")
+ERASED = "Đã xóa mọi dữ liệu tôi lưu về bạn. Bạn vẫn hỏi tôi được như thường."
+ERASE_KEPT = "Vâng, tôi giữ nguyên dữ liệu của bạn."

@@ -58,8 +58,10 @@ ALLOWED_UPDATES = ["message", "callback_query"]
 MAX_CALLBACK_BYTES = 64
 
 # Callback data prefixes: c:<category>, q:<faq id>, n:<log id or empty>, f:<log id>:<1|0>,
-# x:<commune code> (x: alone asks for the commune).
+# x:<commune code> (x: alone asks for the commune), s:<1|0> (subscribe / unsubscribe),
+# e:<1|0> (erase my data: confirmed / kept).
 CB_CATEGORY, CB_QUESTION, CB_NONE, CB_FEEDBACK, CB_COMMUNE = "c", "q", "n", "f", "x"
+CB_SUBSCRIBE, CB_ERASE = "s", "e"
 
 UNSUPPORTED = (
     filters.Sticker.ALL
@@ -259,6 +261,12 @@ class TelegramChannel:
         app.add_handler(CommandHandler(["start", "menu"], self._on_start))
         app.add_handler(CommandHandler("help", self._on_help))
         app.add_handler(CommandHandler("xa", self._on_commune_command))
+        app.add_handler(CommandHandler("dangky", self._on_subscribe))
+        app.add_handler(CommandHandler("huydangky", self._on_unsubscribe))
+        app.add_handler(CommandHandler("dulieu", self._on_my_data))
+        app.add_handler(CommandHandler("xoadulieu", self._on_erase))
+        app.add_handler(CallbackQueryHandler(self._on_subscribe_button, pattern=rf"^{CB_SUBSCRIBE}:[01]$"))
+        app.add_handler(CallbackQueryHandler(self._on_erase_button, pattern=rf"^{CB_ERASE}:[01]$"))
         app.add_handler(CallbackQueryHandler(self._on_commune_button, pattern=rf"^{CB_COMMUNE}:\d*$"))
         app.add_handler(CallbackQueryHandler(self._on_category, pattern=f"^{CB_CATEGORY}[:#]"))
         app.add_handler(CallbackQueryHandler(self._on_question, pattern=f"^{CB_QUESTION}[:#]"))
@@ -387,7 +395,9 @@ class TelegramChannel:
             return  # the message answered the pending commune prompt
         command = commands.match(text)  # "trợ giúp", "menu", "đổi xã": commands typed as words
         if command is not None:
-            handler = {"help": self._on_help, "commune": self._on_commune_command}.get(command.name, self._on_start)
+            handler = {"help": self._on_help, "commune": self._on_commune_command,
+                       "subscribe": self._on_subscribe, "unsubscribe": self._on_unsubscribe,
+                       "my_data": self._on_my_data, "erase": self._on_erase}.get(command.name, self._on_start)
             await handler(update, context)
             return
         if not self._limit.allow(str(update.effective_user.id if update.effective_user else message.chat_id)):
@@ -459,6 +469,66 @@ class TelegramChannel:
         await self.sender.drop_buttons(query.message)
         await asyncio.to_thread(self.state.clear, CHANNEL, key, "prompt")
         text = await asyncio.to_thread(self.assistant.set_commune, code, CHANNEL, self._message(update, "").user_id)
+        await self._send(chat.id, text)
+
+    # -- bulletins and personal data ----------------------------------------------------------
+
+    async def _on_subscribe(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat, message = update.effective_chat, self._message(update, "")
+        if chat is None:
+            return
+        text = await asyncio.to_thread(self.assistant.subscribe, CHANNEL, message.user_id, message.chat_id)
+        button = [[InlineKeyboardButton(replies.UNSUBSCRIBE_BUTTON, callback_data=f"{CB_SUBSCRIBE}:0")]]
+        await self._send(chat.id, text, InlineKeyboardMarkup(button) if text == replies.SUBSCRIBED else None)
+
+    async def _on_unsubscribe(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat, message = update.effective_chat, self._message(update, "")
+        if chat is None:
+            return
+        text = await asyncio.to_thread(self.assistant.unsubscribe, CHANNEL, message.user_id)
+        button = [[InlineKeyboardButton(replies.SUBSCRIBE_BUTTON, callback_data=f"{CB_SUBSCRIBE}:1")]]
+        await self._send(chat.id, text, InlineKeyboardMarkup(button) if text == replies.UNSUBSCRIBED else None)
+
+    async def _on_subscribe_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None or query.data is None:
+            return
+        await query.answer()
+        await self.sender.drop_buttons(query.message)
+        if query.data.endswith(":1"):
+            await self._on_subscribe(update, context)
+        else:
+            await self._on_unsubscribe(update, context)
+
+    async def _on_my_data(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat, message = update.effective_chat, self._message(update, "")
+        if chat is None:
+            return
+        await self._send(chat.id, await asyncio.to_thread(self.assistant.my_data, CHANNEL, message.user_id))
+
+    async def _on_erase(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Ask first: the buttons carry the confirmation."""
+        chat = update.effective_chat
+        if chat is None:
+            return
+        buttons = [[InlineKeyboardButton(replies.ERASE_YES, callback_data=f"{CB_ERASE}:1"),
+                    InlineKeyboardButton(replies.ERASE_NO, callback_data=f"{CB_ERASE}:0")]]
+        await self._send(chat.id, replies.ERASE_CONFIRM, InlineKeyboardMarkup(buttons))
+
+    async def _on_erase_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query, chat = update.callback_query, update.effective_chat
+        if query is None or query.data is None or chat is None:
+            return
+        await query.answer()
+        await self.sender.drop_buttons(query.message)
+        if not query.data.endswith(":1"):
+            await self._send(chat.id, replies.ERASE_KEPT)
+            return
+        message = self._message(update, "")
+        key = self._prompt_key(update)
+        if key is not None:  # the pending prompt goes too (it lives in the state store)
+            await asyncio.to_thread(self.state.clear, CHANNEL, key, "prompt")
+        text = await asyncio.to_thread(self.assistant.erase_my_data, CHANNEL, message.user_id, message.chat_id)
         await self._send(chat.id, text)
 
     async def _on_unsupported(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
