@@ -242,3 +242,40 @@ def test_a_sender_killed_with_sigkill_resumes_without_duplicates(tmp_path, monke
         counts = json.loads(out)
         assert counts["uncertain"] == len(uncertain) and counts["delivered"] == 300 - len(uncertain)
     store.close()
+
+
+async def test_serve_sends_a_scheduled_bulletin_and_never_an_expired_one(env, apis, monkeypatch, capsys, tmp_path):
+    import datetime as dt
+
+    tg, zalo = apis
+    env.settings.broadcast_poll_seconds = 0.2
+    citizen = new_chat_id()
+    soon = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2)).astimezone(dt.timezone(dt.timedelta(hours=7)))
+    path = tmp_path / "later.md"
+    path.write_text(f"---\nid: later-1\ntitle: Lịch tiêm\ntopic: thong-bao\naudience: all\n"
+                    f"send_at: {soon.isoformat(timespec='seconds')}\n---\nNội dung.\n", encoding="utf-8")
+    old = tmp_path / "old.md"
+    old.write_text("---\nid: old-1\ntitle: Cũ\ntopic: thong-bao\naudience: all\n"
+                   "expires: 2020-01-01T00:00:00+07:00\n---\nNội dung cũ.\n", encoding="utf-8")
+    async with running(env):
+        tg.push(tg.text_update(citizen, "/dangky"))
+        await wait(tg, lambda c: tg.messages_to(citizen))
+        code, out, err = await asyncio.to_thread(
+            cli_in_process, monkeypatch, capsys, tmp_path, ["broadcast", "send", str(path), "--yes"],
+            **cli_env(env, tg, zalo))
+        assert code == 0 and "scheduled for" in out, err
+        assert got_bulletin(tg_texts(tg, citizen)) == []  # not yet
+        code, _, err = await asyncio.to_thread(
+            cli_in_process, monkeypatch, capsys, tmp_path, ["broadcast", "send", str(old), "--yes"],
+            **cli_env(env, tg, zalo))
+        assert code == 1 and "expired" in err
+        [sent] = await wait(tg, lambda c: got_bulletin(tg_texts(tg, citizen)))
+        assert "Lịch tiêm" in sent
+        from bot.bulletins.delivery import BulletinStore
+        from tests.review_fixtures import until
+
+        later = BulletinStore(env.store.sessions)
+        await until(lambda: later.get("later-1").finished_at)
+        code, out, _ = await asyncio.to_thread(
+            cli_in_process, monkeypatch, capsys, tmp_path, ["broadcast", "list"], **cli_env(env, tg, zalo))
+        assert out.startswith("later-1\tfinished")
