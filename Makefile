@@ -35,6 +35,7 @@ bench: setup
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/external.py
 	PYTHONPATH=. $(BIN)/python bench/report_pg.py
+	$(BIN)/python bench/broadcast.py --pg postgresql://postgres@127.0.0.1:5432/test
 
 eval: setup
 	$(BIN)/trolyso eval --set ../shared/eval/dev --cv 5

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import commands
 from bot.chitchat import detect as detect_chitchat
@@ -23,6 +24,7 @@ from bot.privacy import hash_user, load_secret_key, redact
 from bot.replies import citizens as replies
 from bot.retrieval import Index, RetrievalParams
 from bot.storage import QuestionRecord, ReviewRequest, Store
+from bot.subscriptions import Subscriptions
 from bot.types import Candidate, CommuneReply, Message, Reply, Suggestion
 from indexer.communes import Commune, Communes, former_named
 from indexer.faq import CATEGORIES
@@ -65,6 +67,7 @@ class Assistant:
         self.communes = communes if communes is not None else load_communes_file(settings.communes)
         self.citizens: CitizenStore = citizens if citizens is not None else (
             SqlCitizens(store.sessions, store.ensure_schema) if store is not None else MemoryCitizens())
+        self.subscriptions = Subscriptions(store.sessions, store.ensure_schema) if store is not None else None
 
     # --- construction ------------------------------------------------------------------------
     @classmethod
@@ -252,6 +255,55 @@ class Assistant:
             return replies.COMMUNE_ASK
         self.citizens.set_commune(channel, self.user_key(channel, user_id), commune.code)
         return replies.COMMUNE_SET.format(label=commune.label)
+
+    # --- bulletins and personal data ----------------------------------------------------------
+    def subscribe(self, channel: str, user_id: str, chat_id: str) -> str:
+        """Opt in to bulletins; the reply says what they will get and how to stop."""
+        if self.subscriptions is None or not user_id or not chat_id:
+            return replies.SERVICE_UNAVAILABLE
+        try:
+            new = self.subscriptions.subscribe(channel, self.user_key(channel, user_id), chat_id)
+        except SQLAlchemyError as exc:
+            log.warning("subscriptions: database unavailable (%s)", type(exc).__name__)
+            return replies.SERVICE_UNAVAILABLE
+        return replies.SUBSCRIBED if new else replies.ALREADY_SUBSCRIBED
+
+    def unsubscribe(self, channel: str, user_id: str) -> str:
+        """Opt out (the chat id is deleted at once); the confirmation."""
+        if self.subscriptions is None or not user_id:
+            return replies.SERVICE_UNAVAILABLE
+        try:
+            was = self.subscriptions.unsubscribe(channel, self.user_key(channel, user_id))
+        except SQLAlchemyError as exc:
+            log.warning("subscriptions: database unavailable (%s)", type(exc).__name__)
+            return replies.SERVICE_UNAVAILABLE
+        return replies.UNSUBSCRIBED if was else replies.NOT_SUBSCRIBED
+
+    def my_data(self, channel: str, user_id: str) -> str:
+        """What the bot keeps about the citizen (/dulieu)."""
+        if self.subscriptions is None or not user_id:
+            return replies.SERVICE_UNAVAILABLE
+        try:
+            report = self.subscriptions.report(channel, self.user_key(channel, user_id))
+        except SQLAlchemyError as exc:
+            log.warning("personal data: database unavailable (%s)", type(exc).__name__)
+            return replies.SERVICE_UNAVAILABLE
+        commune = self.communes.get(report.commune)
+        return replies.MY_DATA.format(
+            commune=commune.label if commune else (report.commune or replies.MY_DATA_NO_COMMUNE),
+            subscription=replies.MY_DATA_SUBSCRIBED if report.subscribed else replies.MY_DATA_NOT_SUBSCRIBED,
+            questions=report.questions, waiting=report.waiting)
+
+    def erase_my_data(self, channel: str, user_id: str, chat_id: str = "") -> str:
+        """Delete what the bot keeps about the citizen (/xoadulieu, after the confirmation)."""
+        if self.subscriptions is None or not user_id:
+            return replies.SERVICE_UNAVAILABLE
+        try:
+            self.subscriptions.erase(channel, self.user_key(channel, user_id), chat_id)
+        except SQLAlchemyError as exc:
+            log.warning("personal data: database unavailable (%s)", type(exc).__name__)
+            return replies.SERVICE_UNAVAILABLE
+        return replies.ERASED
 
     def categories(self) -> list[tuple[str, str]]:
         present = {t.category for t in self._index.targets if t.kind == "faq" and t.category}

@@ -78,6 +78,13 @@ COMMANDS: tuple[Command, ...] = (
     # a person of the community team (bot.handoff); "kết thúc" ends the conversation with them
     Command("handoff", ("/canbo", *replies.HANDOFF_PHRASES), replies.COMMAND_HANDOFF, "canbo"),
     Command("end", ("/ketthuc", *replies.HANDOFF_END_PHRASES), replies.COMMAND_HANDOFF_END, "ketthuc"),
+    Command("subscribe", ("/dangky", "đăng ký nhận tin", "đăng ký nhận bản tin", "nhận tin"),
+            replies.COMMAND_SUBSCRIBE, "dangky"),
+    Command("unsubscribe", ("/huydangky", "dừng nhận tin", "hủy đăng ký", "hủy đăng ký nhận tin",
+                            "hủy nhận tin", "dừng nhận bản tin", "không nhận tin nữa"),
+            replies.COMMAND_UNSUBSCRIBE, "huydangky"),
+    Command("my_data", ("/dulieu", "dữ liệu của tôi", "xem dữ liệu của tôi"), replies.COMMAND_MY_DATA, "dulieu"),
+    Command("erase", ("/xoadulieu", "xóa dữ liệu của tôi", "xóa dữ liệu"), replies.COMMAND_ERASE, "xoadulieu"),
 )
 
 

@@ -89,13 +89,19 @@ class Settings(BaseSettings):
     review_group_cosine: float = 0.95  # cosine to a review group's centroid from which a question joins it
     review_poll_seconds: float = 5.0  # `serve`: how often new review items are grouped and posted
 
+    # Bulletins (bot/bulletins)
+    admin_chat_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)  # empty: admins' private chats
+    timezone: str = "Asia/Ho_Chi_Minh"  # local time of send_at, expires and quiet hours (the database keeps UTC)
+    quiet_hours: str = "21:00-07:00"  # local; nothing is sent in this window (empty: none)
+    broadcast_window: int = 10  # deliveries claimed and in flight at once (the most left uncertain by a crash)
+    broadcast_poll_seconds: float = 30.0  # `serve`: how often scheduled bulletins are looked for
+
     # Web chat (bot/channels/web)
     web_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)  # empty: the bot's own origin
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)  # may set X-Forwarded-For
     web_ip_rate_limit_per_minute: int = 120  # questions per minute from one address (a whole office)
 
-    # Reports (bot/report): local time of periods and of the scheduled post
-    timezone: str = "Asia/Ho_Chi_Minh"
+    # Reports (bot/report): periods in `timezone` (above)
     report_chat_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)  # empty: the admin chats
     report_formats: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["html", "xlsx", "pdf"])
 
@@ -121,7 +127,7 @@ class Settings(BaseSettings):
             return [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("review_chat_ids", "admin_ids", "report_chat_ids", mode="before")
+    @field_validator("review_chat_ids", "admin_ids", "report_chat_ids", "admin_chat_ids", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
         if isinstance(value, str):
@@ -129,6 +135,11 @@ class Settings(BaseSettings):
         if isinstance(value, int):
             return [value]
         return value
+
+    @property
+    def resolved_admin_chat_ids(self) -> list[int]:
+        """Where previews go: TROLYSO_ADMIN_CHAT_IDS, else the admins' private chats."""
+        return self.admin_chat_ids or self.admin_ids
 
     @property
     def resolved_index_dir(self) -> Path:

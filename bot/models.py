@@ -207,3 +207,57 @@ class HandoffMessage(Base):
     group_chat_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     group_message_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     handoff: Mapped[Handoff] = relationship(back_populates="messages")
+
+
+class Subscriber(Base):
+    """A citizen who opted in to bulletins on one channel. `chat_id` (needed to deliver) is the only
+    raw id kept; it is deleted at once on opt-out and when the provider says the citizen blocked the
+    bot. status: active, opted_out, inactive (blocked: never retried)."""
+
+    __tablename__ = "subscribers"
+    __table_args__ = (UniqueConstraint("channel", "user_key", name="uq_subscriber"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    user_key: Mapped[str] = mapped_column(String(64))
+    chat_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="active", index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+
+class Bulletin(Base):
+    """A bulletin as it was registered by `trolyso broadcast send` (the rendered text is kept, so
+    `serve` can send a scheduled one). Times are naive UTC. `lease_owner`/`lease_until`: the one
+    process sending it now (a second sender waits or stops)."""
+
+    __tablename__ = "bulletins"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64))  # sha256 of the file: the same id with other content is refused
+    title: Mapped[str] = mapped_column(Text)
+    topic: Mapped[str] = mapped_column(String(64))
+    audience: Mapped[list] = mapped_column(JSON, default=list)  # [] = all, else commune codes
+    text: Mapped[str] = mapped_column(Text)  # what citizens receive
+    send_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    expires: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class Delivery(Base):
+    """One bulletin to one subscriber: the unique key (bulletin_id, subscriber_id) makes it happen
+    at most once. status: pending -> claimed (before the send) -> delivered / failed (confirmed
+    after it); a claim never confirmed becomes uncertain (never resent); opted_out when the
+    citizen left before their turn."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (UniqueConstraint("bulletin_id", "subscriber_id", name="uq_delivery"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bulletin_id: Mapped[str] = mapped_column(ForeignKey("bulletins.id", ondelete="CASCADE"), index=True)
+    subscriber_id: Mapped[int] = mapped_column(Integer, index=True)  # no foreign key: erasing a citizen keeps counts
+    channel: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    problem: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -2,7 +2,8 @@
 
 Top to bottom: the senders (one outbound path per provider), the reloader, the review queue and
 its Telegram handlers, the channels (thin adapters over `Assistant.handle`), the review worker,
-the spool flusher, and one ASGI app serving the webhooks, `/healthz` and `/metrics`. No module
+the spool flusher, the bulletin scheduler (scheduled bulletins, through the same senders), and one
+ASGI app serving the webhooks, `/healthz` and `/metrics`. No module
 looks another up: what a part uses is given to it here.
 """
 
@@ -30,6 +31,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.assistant import Assistant
+from bot.bulletins.delivery import BulletinScheduler, BulletinStore
+from bot.bulletins.schedule import QuietHours
 from bot.channels.common import Metrics
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.telegram.handoff import HandoffHandlers, TelegramDesk
@@ -150,6 +153,7 @@ class Services:
     poster: ReviewPoster | None = None
     reports: ReportScheduler | None = None
     handoff: HandoffService | None = None
+    bulletins: BulletinScheduler | None = None
 
     @asynccontextmanager
     async def running(self, *, watch: bool = True) -> AsyncIterator[Services]:
@@ -174,6 +178,8 @@ class Services:
             if self.handoff is not None:
                 tasks.append(asyncio.create_task(self.handoff.run(self.settings.review_poll_seconds),
                                                  name="handoff-worker"))
+            if self.bulletins is not None:
+                tasks.append(asyncio.create_task(self.bulletins.run(), name="bulletin-scheduler"))
             yield self
         finally:
             for task in tasks:
@@ -238,10 +244,15 @@ def build_services(settings: Settings, assistant: Assistant, metrics: Metrics | 
     services = Services(settings, assistant, metrics, senders, reloader, poster=poster)
     if queue is not None:
         services.worker = ReviewWorker(queue, settings, senders, poster)
+    if store is not None:  # scheduled bulletins (send_at), through the same senders
+        quiet = QuietHours.parse(settings.quiet_hours, settings.timezone)
+        services.bulletins = BulletinScheduler(BulletinStore(store.sessions, store.ensure_schema), senders, quiet,
+                                               window=settings.broadcast_window,
+                                               every=settings.broadcast_poll_seconds)
 
     report_command = None
     if telegram is not None and store is not None:  # the official reports, at 17:00 on the 14th
-        report_chats = settings.report_chat_ids or settings.review_chat_ids
+        report_chats = settings.report_chat_ids or settings.resolved_admin_chat_ids or settings.review_chat_ids
         report_poster = ReportPoster(store, telegram, index_dir=settings.resolved_index_dir, communes=communes,
                                      folder=settings.data_dir / "reports", tz_name=settings.timezone,
                                      formats=settings.report_formats)

@@ -46,7 +46,8 @@ def test_questions_and_other_words_are_not_commands(text):
 
 def test_telegram_menu_names_are_valid_bot_commands():
     menu = telegram_menu()
-    assert [c for c, _ in menu] == ["start", "help", "menu", "xa", "quiz", "canbo", "ketthuc"]
+    assert [c for c, _ in menu] == ["start", "help", "menu", "xa", "quiz", "canbo", "ketthuc", "dangky", "huydangky",
+                                    "dulieu", "xoadulieu"]
     for command, description in menu:
         assert re.fullmatch(r"[a-z0-9_]{1,32}", command)
         assert 1 <= len(description) <= 256

@@ -105,7 +105,8 @@ def test_purge_cli_sqlite(tmp_path, monkeypatch, capsys):
     assert code == 0, err
     assert out.strip() == ("deleted 4 question log record(s), 2 closed review item(s), 1 closed review group(s) and "
                            "3 delivery key(s) older than 180 day(s); kept 1 open review item(s) and 5 question log "
-                           "record(s)")
+                           "record(s)\ndeleted 0 bulletin subscriber(s) who opted out or blocked the bot, inactive "
+                           "for more than 180 day(s)")
     assert _state(store) == EXPECTED_AFTER
     code, out, _ = cli_in_process(monkeypatch, capsys, tmp_path, ["privacy", "purge", "--older-than", "180d"], TROLYSO_DB_URL=db)
     assert code == 0 and out.startswith("deleted 0 question log record(s), 0 closed")  # idempotent
@@ -124,7 +125,7 @@ def test_purge_postgres(pg_url, tmp_path):
         now = utcnow()
         _populate(store, now)
         counts = purge(store, parse_age("180d"), now=now)
-        assert counts == {"review_items": 2, "questions": 4, "review_groups": 1, "update_keys": 3,
+        assert counts == {"review_items": 2, "questions": 4, "review_groups": 1, "update_keys": 3, "subscribers": 0,
                           "kept_open_review_items": 1, "kept_questions": 5}
         assert _state(store) == EXPECTED_AFTER
         assert purge(store, parse_age("26w"), now=now)["questions"] == 0  # 182 days: nothing more

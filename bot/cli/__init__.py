@@ -7,7 +7,7 @@ import argparse
 import logging
 import sys
 
-from bot.cli import ask, chat, common, faq, index, model, privacy, quiz, report, review, serve
+from bot.cli import ask, broadcast, chat, common, faq, index, model, privacy, quiz, report, review, serve
 from bot.cli import eval as evaluation
 
 
@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     privacy.register(sub)  # trolyso privacy purge
     review.register(sub)  # trolyso review ...
     report.register(sub)  # trolyso report
+    broadcast.register(sub)  # trolyso broadcast preview|send|status|list
     return p
 
 

@@ -6,7 +6,9 @@ What goes, in one transaction:
 - closed review groups not touched since the cutoff that no longer hold any item;
 - channel delivery keys (`processed_updates`, used to answer a redelivered update once) older
   than the cutoff or than 7 days, whichever is shorter: they are only needed for a few days
-  and a Telegram key holds the raw chat id.
+  and a Telegram key holds the raw chat id;
+- bulletin subscribers who opted out or blocked the bot (`inactive`) and have not been touched
+  since the cutoff (their chat id was deleted already; this removes the hashed user id too).
 Open review items (and the question records they point to) are always kept. On SQLite the file
 is vacuumed afterwards so that deleted text does not linger in free pages.
 """
@@ -65,7 +67,7 @@ def purge(store: Database, older_than: dt.timedelta, *, dry_run: bool = False,
     """Delete what is older than `older_than` (see the module docstring); return the counts."""
     from sqlalchemy import delete, exists, func, select, text
 
-    from bot.models import ProcessedUpdate, QuestionLog, ReviewGroup, ReviewItem, utcnow
+    from bot.models import ProcessedUpdate, QuestionLog, ReviewGroup, ReviewItem, Subscriber, utcnow
 
     now = now or utcnow()
     cutoff = now - older_than
@@ -86,6 +88,8 @@ def purge(store: Database, older_than: dt.timedelta, *, dry_run: bool = False,
                 ~exists().where(ReviewItem.group_id == ReviewGroup.id),
             ))
             counts["update_keys"] = _deleted(s, delete(ProcessedUpdate).where(ProcessedUpdate.created_at < keys_cutoff))
+            counts["subscribers"] = _deleted(s, delete(Subscriber).where(
+                Subscriber.status.in_(("inactive", "opted_out")), Subscriber.updated_at < cutoff))
             counts["kept_open_review_items"] = s.scalar(
                 select(func.count()).select_from(ReviewItem).where(ReviewItem.status.in_(OPEN_STATUSES))
             ) or 0
@@ -98,7 +102,7 @@ def purge(store: Database, older_than: dt.timedelta, *, dry_run: bool = False,
             tx.rollback()
             raise
     if not dry_run and store.engine.dialect.name == "sqlite" and any(
-            counts[k] for k in ("review_items", "questions", "review_groups", "update_keys")):
+            counts[k] for k in ("review_items", "questions", "review_groups", "update_keys", "subscribers")):
         with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM"))
     return counts
@@ -147,6 +151,8 @@ def cmd_privacy_purge(args: argparse.Namespace) -> int:
           f"item(s), {counts['review_groups']} closed review group(s) and {counts['update_keys']} delivery "
           f"key(s) older than {_describe(args.older_than)}; kept {counts['kept_open_review_items']} open "
           f"review item(s) and {counts['kept_questions']} question log record(s)")
+    print(f"{verb} {counts['subscribers']} bulletin subscriber(s) who opted out or blocked the bot, "
+          f"inactive for more than {_describe(args.older_than)}")
     return 0
 
 

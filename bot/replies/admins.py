@@ -14,3 +14,8 @@ MORE_ERRORS = "… và {n} lỗi khác (xem nhật ký của bot)."
 
 # Serving
 WEB_READY = "Trợ lý số đang chạy. Mở {url} trong trình duyệt để trò chuyện."
+
+# Bulletins (`trolyso broadcast`)
+BROADCAST_PREVIEW_HEADER = "👀 Xem trước bản tin «{id}» (người dân sẽ nhận đúng như tin dưới đây):"
+BROADCAST_CONFIRM = "Gửi bản tin «{id}» tới {targets} người đăng ký? [c/K] "
+BROADCAST_CONFIRM_YES = ("c", "co", "có", "y", "yes")

@@ -66,20 +66,20 @@ CHAT_ANSWER_BY_NUMBER = "(Trả lời bằng một số.)"
 # Commands and /help
 # What each command does: the /help text and the Telegram command menu (1-256 characters).
 # Each starts with a verb, so that the /help text can say "gõ ... để <description>".
-COMMAND_START = "Xem lời chào và các chủ đề thường gặp"
+COMMAND_START = "Xem lời chào và các chủ đề"
 COMMAND_HELP = "Xem hướng dẫn cách hỏi"
-COMMAND_MENU = "Xem danh sách chủ đề và chọn câu hỏi"
+COMMAND_MENU = "Chọn chủ đề rồi chọn câu hỏi"
 
 HELP_INTRO = "Tôi là Trợ lý số. Bạn có thể:"
 HELP_ASK = (
-    "• Gõ câu hỏi bằng lời của mình, có dấu hay không dấu đều được. "
-    "Ví dụ: \"quên mật khẩu VNeID\"."
+    "• Gõ câu hỏi bằng lời của mình, có dấu hay không dấu đều được, "
+    "ví dụ: \"quên mật khẩu VNeID\"."
 )
 HELP_COMMAND = "• Gõ “{phrase}” (hoặc {slash}) để {description}."
 HELP_COMMAND_NO_SLASH = "• Gõ “{phrase}” để {description}."
-HELP_NUMBERS = "• Trên Zalo, khi tôi gửi danh sách có đánh số, bạn trả lời bằng một số, ví dụ: 1."
+HELP_NUMBERS = "• Trên Zalo, gặp danh sách có đánh số, bạn trả lời bằng một số, ví dụ: 1."
 HELP_RATE = (
-    "• Sau mỗi câu trả lời, bạn nhắn “đúng” hoặc “sai” để cho tôi biết câu trả lời có đúng ý không."
+    "• Sau mỗi câu trả lời, bạn nhắn “đúng” hoặc “sai” để tôi biết."
 )
 
 # Showing what was matched (a near-miss answer is visibly about something else)
@@ -151,8 +151,8 @@ QUIZ_EXPIRED = "Lượt đố vui này đã hết giờ. Bạn gõ “thi” đ�
 QUIZ_ALREADY = "Câu này bạn đã trả lời rồi."
 
 # Talking to a person (hand-off to the community team, issue 16)
-COMMAND_HANDOFF = "Nói chuyện với cán bộ tổ công nghệ số cộng đồng"
-COMMAND_HANDOFF_END = "Kết thúc cuộc trò chuyện với cán bộ"
+COMMAND_HANDOFF = "Nói chuyện với cán bộ"
+COMMAND_HANDOFF_END = "Dừng nói chuyện với cán bộ"
 HANDOFF_BUTTON = "🙋 Hỏi cán bộ"
 HANDOFF_ASK_SUMMARY = (
     "Vâng ạ. Bạn viết một câu ngắn: bạn cần giúp việc gì? "
@@ -196,3 +196,54 @@ HANDOFF_WHEN = "{time} {day} ({date})"
 HANDOFF_PHRASES = ("gặp cán bộ", "nói chuyện với người thật", "hỏi cán bộ", "gặp người thật", "nói chuyện với cán bộ")
 HANDOFF_END_PHRASES = ("kết thúc",)
 HANDOFF_UNAVAILABLE = "Xin lỗi, hiện chưa nói chuyện trực tiếp với cán bộ qua đây được.\n" + HELP_IN_PERSON
+
+# Bulletins (bản tin): opting in and out, and what every bulletin carries.
+COMMAND_SUBSCRIBE = "Nhận bản tin: cảnh báo lừa đảo, tin của tỉnh"
+COMMAND_UNSUBSCRIBE = "Dừng nhận bản tin"
+SUBSCRIBED = (
+    "Cảm ơn bạn đã đăng ký nhận bản tin của Trợ lý số. Bạn sẽ nhận:\n"
+    "• cảnh báo lừa đảo, ứng dụng giả mạo;\n"
+    "• hướng dẫn kỹ năng số, dịch vụ công trực tuyến;\n"
+    "• thông báo của tỉnh và của xã, phường bạn (nếu bạn đã cho biết xã, gõ “đổi xã”).\n"
+    "Tôi không gửi tin vào ban đêm. Muốn dừng, bạn gõ “dừng nhận tin” bất cứ lúc nào."
+)
+ALREADY_SUBSCRIBED = "Bạn đã đăng ký nhận bản tin rồi. Muốn dừng, bạn gõ “dừng nhận tin”."
+UNSUBSCRIBED = (
+    "Đã dừng gửi bản tin cho bạn. Tôi đã xóa thông tin dùng để gửi tin cho bạn. "
+    "Bạn vẫn hỏi tôi được như thường. Muốn nhận lại, gõ “đăng ký nhận tin”."
+)
+NOT_SUBSCRIBED = "Bạn chưa đăng ký nhận bản tin nên tôi không gửi tin cho bạn. Muốn nhận, gõ “đăng ký nhận tin”."
+SUBSCRIBE_BUTTON = "🔔 Đăng ký nhận tin"
+UNSUBSCRIBE_BUTTON = "🔕 Dừng nhận tin"
+BULLETIN_HEADER = "📢 Bản tin Trợ lý số: {title}"
+BULLETIN_FOOTER = (
+    "🔒 Trợ lý số không bao giờ hỏi mật khẩu hay mã OTP của bạn. Đừng đưa cho bất kỳ ai.\n"
+    "Muốn dừng nhận tin, gõ “dừng nhận tin”."
+)
+SERVICE_UNAVAILABLE = "Xin lỗi, lúc này tôi chưa làm được việc này. Bạn thử lại sau ít phút nhé."
+
+# Personal data (Law 91/2025/QH15): what the bot keeps about a citizen, and deleting it.
+COMMAND_MY_DATA = "Xem tôi đang lưu những gì về bạn"
+COMMAND_ERASE = "Xóa mọi dữ liệu tôi lưu về bạn"
+MY_DATA = (
+    "Tôi đang lưu về bạn:\n"
+    "• Một mã ẩn danh thay cho tài khoản của bạn (tôi không lưu tên, số điện thoại).\n"
+    "• Xã, phường: {commune}.\n"
+    "• Nhận bản tin: {subscription}.\n"
+    "• Câu hỏi bạn đã hỏi: {questions} câu (số điện thoại, số giấy tờ đã được che đi).\n"
+    "• Câu hỏi đang chờ cán bộ trả lời: {waiting} câu.\n"
+    "Muốn xóa hết, bạn gõ “xóa dữ liệu của tôi”."
+)
+MY_DATA_NO_COMMUNE = "chưa cho biết"
+MY_DATA_SUBSCRIBED = "có (tôi giữ mã cuộc trò chuyện để gửi tin cho bạn)"
+MY_DATA_NOT_SUBSCRIBED = "không"
+ERASE_CONFIRM = (
+    "Bạn có chắc muốn xóa mọi dữ liệu tôi lưu về bạn không? Gồm: xã, phường; đăng ký nhận tin; "
+    "các câu hỏi đã hỏi và câu hỏi đang chờ trả lời. Xóa rồi thì không lấy lại được."
+)
+ERASE_YES = "🗑 Xóa hết"
+ERASE_NO = "Không xóa"
+ZALO_ERASE_FOOTER = "Bạn gõ “xóa” để xác nhận, hoặc “không” để giữ lại."
+ERASE_YES_WORDS = ("xóa", "xoá", "xoa", "xóa hết", "xoá hết", "xoa het", "đồng ý", "dong y", "có", "co", "đúng", "dung")
+ERASED = "Đã xóa mọi dữ liệu tôi lưu về bạn. Bạn vẫn hỏi tôi được như thường."
+ERASE_KEPT = "Vâng, tôi giữ nguyên dữ liệu của bạn."

@@ -59,8 +59,10 @@ ALLOWED_UPDATES = ["message", "callback_query"]
 MAX_CALLBACK_BYTES = 64
 
 # Callback data prefixes: c:<category>, q:<faq id>, n:<log id or empty>, f:<log id>:<1|0>,
-# x:<commune code> (x: alone asks for the commune), z:<question index>:<option number> (a quiz answer).
+# x:<commune code> (x: alone asks for the commune), z:<question index>:<option number> (a quiz answer),
+# s:<1|0> (subscribe / unsubscribe), e:<1|0> (erase my data: confirmed / kept).
 CB_CATEGORY, CB_QUESTION, CB_NONE, CB_FEEDBACK, CB_COMMUNE, CB_QUIZ = "c", "q", "n", "f", "x", "z"
+CB_SUBSCRIBE, CB_ERASE = "s", "e"
 CB_HANDOFF = "hc"  # hc:<log id>: "Hỏi cán bộ" (bot.channels.telegram.handoff takes it)
 
 UNSUPPORTED = (
@@ -271,6 +273,12 @@ class TelegramChannel:
         app.add_handler(CommandHandler("quiz", self._on_quiz))
         app.add_handler(CallbackQueryHandler(self._on_quiz_button, pattern=rf"^{CB_QUIZ}:\d+:\d+$"))
         app.add_handler(CommandHandler(["canbo", "ketthuc"], self._on_no_handoff))
+        app.add_handler(CommandHandler("dangky", self._on_subscribe))
+        app.add_handler(CommandHandler("huydangky", self._on_unsubscribe))
+        app.add_handler(CommandHandler("dulieu", self._on_my_data))
+        app.add_handler(CommandHandler("xoadulieu", self._on_erase))
+        app.add_handler(CallbackQueryHandler(self._on_subscribe_button, pattern=rf"^{CB_SUBSCRIBE}:[01]$"))
+        app.add_handler(CallbackQueryHandler(self._on_erase_button, pattern=rf"^{CB_ERASE}:[01]$"))
         app.add_handler(CallbackQueryHandler(self._on_commune_button, pattern=rf"^{CB_COMMUNE}:\d*$"))
         app.add_handler(CallbackQueryHandler(self._on_category, pattern=f"^{CB_CATEGORY}[:#]"))
         app.add_handler(CallbackQueryHandler(self._on_question, pattern=f"^{CB_QUESTION}[:#]"))
@@ -412,7 +420,9 @@ class TelegramChannel:
         command = commands.match(text)  # "trợ giúp", "menu", "đổi xã": commands typed as words
         if command is not None:
             handler = {"help": self._on_help, "commune": self._on_commune_command, "quiz": self._on_quiz,
-                       "handoff": self._on_no_handoff, "end": self._on_no_handoff}.get(command.name, self._on_start)
+                       "handoff": self._on_no_handoff, "end": self._on_no_handoff,
+                       "subscribe": self._on_subscribe, "unsubscribe": self._on_unsubscribe,
+                       "my_data": self._on_my_data, "erase": self._on_erase}.get(command.name, self._on_start)
             await handler(update, context)
             return
         if not self._limit.allow(str(update.effective_user.id if update.effective_user else message.chat_id)):
@@ -559,6 +569,66 @@ class TelegramChannel:
             return False
         await self._quiz_step(chat.id, key, step)
         return True
+
+    # -- bulletins and personal data ----------------------------------------------------------
+
+    async def _on_subscribe(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat, message = update.effective_chat, self._message(update, "")
+        if chat is None:
+            return
+        text = await asyncio.to_thread(self.assistant.subscribe, CHANNEL, message.user_id, message.chat_id)
+        button = [[InlineKeyboardButton(replies.UNSUBSCRIBE_BUTTON, callback_data=f"{CB_SUBSCRIBE}:0")]]
+        await self._send(chat.id, text, InlineKeyboardMarkup(button) if text == replies.SUBSCRIBED else None)
+
+    async def _on_unsubscribe(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat, message = update.effective_chat, self._message(update, "")
+        if chat is None:
+            return
+        text = await asyncio.to_thread(self.assistant.unsubscribe, CHANNEL, message.user_id)
+        button = [[InlineKeyboardButton(replies.SUBSCRIBE_BUTTON, callback_data=f"{CB_SUBSCRIBE}:1")]]
+        await self._send(chat.id, text, InlineKeyboardMarkup(button) if text == replies.UNSUBSCRIBED else None)
+
+    async def _on_subscribe_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None or query.data is None:
+            return
+        await query.answer()
+        await self.sender.drop_buttons(query.message)
+        if query.data.endswith(":1"):
+            await self._on_subscribe(update, context)
+        else:
+            await self._on_unsubscribe(update, context)
+
+    async def _on_my_data(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat, message = update.effective_chat, self._message(update, "")
+        if chat is None:
+            return
+        await self._send(chat.id, await asyncio.to_thread(self.assistant.my_data, CHANNEL, message.user_id))
+
+    async def _on_erase(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Ask first: the buttons carry the confirmation."""
+        chat = update.effective_chat
+        if chat is None:
+            return
+        buttons = [[InlineKeyboardButton(replies.ERASE_YES, callback_data=f"{CB_ERASE}:1"),
+                    InlineKeyboardButton(replies.ERASE_NO, callback_data=f"{CB_ERASE}:0")]]
+        await self._send(chat.id, replies.ERASE_CONFIRM, InlineKeyboardMarkup(buttons))
+
+    async def _on_erase_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query, chat = update.callback_query, update.effective_chat
+        if query is None or query.data is None or chat is None:
+            return
+        await query.answer()
+        await self.sender.drop_buttons(query.message)
+        if not query.data.endswith(":1"):
+            await self._send(chat.id, replies.ERASE_KEPT)
+            return
+        message = self._message(update, "")
+        key = self._prompt_key(update)
+        if key is not None:  # the pending prompt goes too (it lives in the state store)
+            await asyncio.to_thread(self.state.clear, CHANNEL, key, "prompt")
+        text = await asyncio.to_thread(self.assistant.erase_my_data, CHANNEL, message.user_id, message.chat_id)
+        await self._send(chat.id, text)
 
     async def _on_unsupported(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message

@@ -70,17 +70,20 @@ class _Chat:
     # the commune prompt: None when not asked; [] while a name is awaited; (code, label) choices
     commune: list[tuple[str, str]] | None = None
     quiz: dict[str, Any] | None = None  # the quiz round being played (bot.quiz)
+    erase: bool = False  # "xóa dữ liệu của tôi" asked: waiting for "xóa" / "không"
     outbox: list[str] = field(default_factory=list)  # replies, sent once the new state is saved
 
     def prompt(self) -> dict[str, Any] | None:
-        if self.choices is None and self.feedback_log_id is None and self.commune is None and self.quiz is None:
+        if (self.choices is None and self.feedback_log_id is None and self.commune is None
+                and self.quiz is None and not self.erase):
             return None
         choices = None
         if self.choices is not None:
             choices = {"kind": self.choices.kind, "options": [list(o) for o in self.choices.options],
                        "log_id": self.choices.log_id}
         commune = None if self.commune is None else [list(o) for o in self.commune]
-        return {"choices": choices, "feedback": self.feedback_log_id, "commune": commune, "quiz": self.quiz}
+        return {"choices": choices, "feedback": self.feedback_log_id, "commune": commune, "quiz": self.quiz,
+                "erase": self.erase}
 
     @classmethod
     def of(cls, prompt: dict[str, Any] | None, greeted: bool) -> _Chat:
@@ -91,7 +94,8 @@ class _Chat:
         commune = prompt.get("commune")
         options = [(str(a), str(b)) for a, b in commune] if isinstance(commune, list) else None
         quiz = prompt.get("quiz")
-        return cls(choices, prompt.get("feedback"), greeted, options, quiz if isinstance(quiz, dict) else None)
+        return cls(choices, prompt.get("feedback"), greeted, options, quiz if isinstance(quiz, dict) else None,
+                   bool(prompt.get("erase")))
 
 
 def _words(text: str) -> str:
@@ -269,7 +273,7 @@ class ZaloChannel:
                 return
         user_key = self.assistant.user_key(CHANNEL, incoming.user_id)
         was = await asyncio.to_thread(self._load, user_key)
-        chat = _Chat(was.choices, was.feedback_log_id, was.greeted, was.commune, was.quiz)
+        chat = _Chat(was.choices, was.feedback_log_id, was.greeted, was.commune, was.quiz, was.erase)
         try:
             await self._answer(chat, incoming)
             if chat.quiz is not None and (chat.choices is not None or chat.commune is not None):
@@ -287,6 +291,16 @@ class ZaloChannel:
         words = _words(text)
         message = Message(text=text, channel=CHANNEL, user_id=incoming.user_id, chat_id=chat_id)
         number = _NUMBER.match(text)
+        if chat.erase:  # the answer to "xóa dữ liệu của tôi?": anything else keeps the data
+            chat.erase = False
+            if words in replies.ERASE_YES_WORDS:
+                chat.choices, chat.feedback_log_id, chat.commune = None, None, None
+                chat.outbox.append(await asyncio.to_thread(self.assistant.erase_my_data, CHANNEL, incoming.user_id,
+                                                           chat_id))
+                return
+            if words in NO_WORDS:
+                chat.outbox.append(replies.ERASE_KEPT)
+                return
         if chat.commune is not None and await self._commune_answer(chat, message, number):
             return  # the message answered the commune prompt (else it falls through)
         if chat.quiz is not None and number and self._quiz_answer(chat, int(number.group(1))):
@@ -314,6 +328,16 @@ class ZaloChannel:
                 chat.choices, chat.feedback_log_id, chat.commune, chat.quiz = None, None, [], None
                 chat.outbox.append(await asyncio.to_thread(self.assistant.commune_prompt, CHANNEL,
                                                            incoming.user_id))
+            elif command.name == "subscribe":
+                chat.outbox.append(await asyncio.to_thread(self.assistant.subscribe, CHANNEL, incoming.user_id,
+                                                           chat_id))
+            elif command.name == "unsubscribe":
+                chat.outbox.append(await asyncio.to_thread(self.assistant.unsubscribe, CHANNEL, incoming.user_id))
+            elif command.name == "my_data":
+                chat.outbox.append(await asyncio.to_thread(self.assistant.my_data, CHANNEL, incoming.user_id))
+            elif command.name == "erase":  # asks first; the next message confirms
+                chat.choices, chat.feedback_log_id, chat.commune, chat.quiz, chat.erase = None, None, None, None, True
+                chat.outbox.append(f"{replies.ERASE_CONFIRM}\n\n{replies.ZALO_ERASE_FOOTER}")
             else:  # start, menu: the greeting with the numbered topics
                 await self._greet(chat, chat_id, incoming.user_id)
         elif words in GREETINGS and not chat.greeted:
