@@ -77,6 +77,8 @@ PHRASINGS = [
     ("D4", "goi cong an so may, cap cuu so may"),
     ("D8", "nhan luong huu qua atm dang ky o dau"),
     ("D8", "het thue khoan roi ho kd nop thue sao"),
+    ("D8", "gia han bhyt ho gia dinh qua mang ntn"),
+    ("D2", "doi gplx online o dau ad"),
     ("D9", "dat lich kham o benh vien qua dt ntn"),
     ("D10", "con nho choi dt suot, giu an toan tren mang ntn"),
     ("D11", "tem qr truy xuat nguon goc cho san pham ocop lam sao"),
