@@ -11,7 +11,8 @@ citizen's channel's `Sender`, signed with the member's first name (or the team's
 Every relayed message is stored redacted (`handoff_messages`) and delivered in full; a relay to
 the citizen that fails for a passing reason keeps its full text (`pending`) until the worker
 (`HandoffService.run`) delivers it; one that can never be delivered is reported to the team.
-The worker also closes hand-offs idle for `handoff_idle_hours`.
+The worker also closes hand-offs idle for `handoff_idle_hours`; until a member takes one, only
+the team's working hours count (a Friday-evening request is not closed over the weekend).
 
 Working hours come from the commune (`hours` in communes.yaml) or `TROLYSO_HANDOFF_HOURS`
 (default 7:30-17:00 Monday to Friday, Vietnam time); outside them the citizen is told when to
@@ -86,6 +87,22 @@ class Hours:
                 if at > local:
                     return at
         return local
+
+    def worked(self, start: dt.datetime, end: dt.datetime) -> dt.timedelta:
+        """How much of [start, end) falls within the opening hours (naive local times)."""
+        total = dt.timedelta()
+        if end <= start:
+            return total
+        day = start.replace(hour=0, minute=0, second=0, microsecond=0)
+        while day < end:
+            if day.weekday() in self.days:
+                for a, b in self.ranges:
+                    lo = max(start, day + dt.timedelta(minutes=a))
+                    hi = min(end, day + dt.timedelta(minutes=b))
+                    if hi > lo:
+                        total += hi - lo
+            day += dt.timedelta(days=1)
+        return total
 
 
 DEFAULT_HOURS = Hours(((7 * 60 + 30, 17 * 60),), frozenset(range(5)))
@@ -269,10 +286,11 @@ class HandoffStore:
                 status="closed", closed_by=by, closed_at=self.clock(), chat_id=None)).rowcount  # type: ignore[attr-defined]
             return view if done else None
 
-    def idle(self, before: dt.datetime) -> list[int]:
+    def idle(self, before: dt.datetime) -> list[HandoffView]:
+        """Open hand-offs without activity since `before` (naive UTC)."""
         with self._s() as s:
-            return list(s.scalars(select(Handoff.id).where(Handoff.status.in_(OPEN),
-                                                           Handoff.last_activity < before)))
+            return [HandoffView.of(h) for h in s.scalars(select(Handoff).where(
+                Handoff.status.in_(OPEN), Handoff.last_activity < before).order_by(Handoff.id))]
 
     def pending(self) -> list[Pending]:
         with self._s() as s:
@@ -534,10 +552,25 @@ class HandoffService:
 
     # -- the worker -----------------------------------------------------------------------------------
 
+    def idle_for(self, view: HandoffView, now: dt.datetime) -> dt.timedelta:
+        """How long a hand-off has been idle at `now` (aware UTC). Until a member takes it, only
+        the team's working hours count: a request sent on Friday evening does not close over
+        the weekend while nobody is on duty."""
+        since = view.last_activity.replace(tzinfo=dt.UTC)
+        if view.status != "waiting":
+            return now - since
+        local = lambda t: t.astimezone(VIETNAM).replace(tzinfo=None)  # noqa: E731
+        return self.hours(view.commune).worked(local(since), local(now))
+
     async def sweep(self) -> None:
         """Close idle hand-offs (telling both sides) and retry relays that failed for a passing reason."""
-        cutoff = self.clock().replace(tzinfo=None) - dt.timedelta(hours=self.settings.handoff_idle_hours)
-        for hid in await asyncio.to_thread(self.store.idle, cutoff):
+        now = self.clock()
+        limit = dt.timedelta(hours=self.settings.handoff_idle_hours)
+        # working time never exceeds wall time: the wall-clock cutoff finds every candidate
+        for view in await asyncio.to_thread(self.store.idle, now.replace(tzinfo=None) - limit):
+            if self.idle_for(view, now) < limit:
+                continue
+            hid = view.id
             closed = await asyncio.to_thread(self.store.close, hid, "idle")
             if closed is None:
                 continue
@@ -549,9 +582,9 @@ class HandoffService:
             result = await self._send(p.channel, p.chat_id, p.text)
             await asyncio.to_thread(self.store.settle, p.message_id, result.outcome)
             if result.outcome == "refused":
-                view = await asyncio.to_thread(self.store.get, p.handoff_id)
-                if view is not None:
-                    await self._notice(view, say.HANDOFF_UNDELIVERABLE.format(
+                of = await asyncio.to_thread(self.store.get, p.handoff_id)
+                if of is not None:
+                    await self._notice(of, say.HANDOFF_UNDELIVERABLE.format(
                         hid=p.handoff_id, problem=result.problem))
 
     async def run(self, every: float = 60.0) -> None:

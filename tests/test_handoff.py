@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from bot import commands
-from bot.handoff import DEFAULT_HOURS, HandoffStore, looks_like_scam, parse_hours, when_label
+from bot.handoff import DEFAULT_HOURS, VIETNAM, HandoffStore, looks_like_scam, parse_hours, when_label
 from bot.replies import citizens as replies
 from bot.replies import reviewers as say
 from indexer.faq import load_faq
@@ -275,3 +275,142 @@ async def test_a_web_chat_citizen_gets_the_members_messages_through_api_messages
             [m["text"] for m in later]
         ended = (await http.post("/api/chat", json={"session": session, "text": "kết thúc"})).json()
         assert ended["answer"] == replies.HANDOFF_CLOSED_CITIZEN
+
+
+# -- the worker, with an injected clock --------------------------------------------------------
+
+class _Clock:
+    """Aware UTC time the tests move by hand."""
+
+    def __init__(self, at: dt.datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> dt.datetime:
+        return self.at
+
+    def naive(self) -> dt.datetime:
+        return self.at.replace(tzinfo=None)
+
+
+class _Desk:
+    """The team's groups as the service sees them (bot.handoff.TeamDesk), recording what it is given."""
+
+    def __init__(self) -> None:
+        self.notices: list[str] = []
+        self.relays: list[str] = []
+        self.photos: list[tuple[str, str]] = []
+        self.posted: list[tuple[int, str | None]] = []
+
+    def chats(self, commune):
+        return (-100,)
+
+    async def post(self, view, recent, later, scam, note=None):
+        self.posted.append((view.id, note))
+        return [(-100, 500 + len(self.posted))]
+
+    async def relay(self, view, text, posts):
+        self.relays.append(text)
+        return [(-100, 600 + len(self.relays))]
+
+    async def relay_photo(self, view, photo, caption, posts):
+        self.photos.append((photo.ref, caption))
+        return [(-100, 700 + len(self.photos))]
+
+    async def notice(self, view, text, posts):
+        self.notices.append(text)
+        return [(-100, 800 + len(self.notices))]
+
+
+class _Sender:
+    """A citizen channel's sender whose next outcomes the test chooses (else `sent`)."""
+
+    channel = "zalo"
+
+    def __init__(self) -> None:
+        self.outcomes: list[tuple[str, str]] = []
+        self.texts: list[tuple[str, str]] = []
+        self.photos: list[tuple[str, str, str]] = []
+
+    def _next(self):
+        from bot.outbound import SendResult
+
+        outcome, problem = self.outcomes.pop(0) if self.outcomes else ("sent", "")
+        return SendResult(outcome, problem, ("1",) if outcome == "sent" else ())
+
+    async def send_text(self, chat_id, text):
+        result = self._next()
+        if result.ok:
+            self.texts.append((chat_id, text))
+        return result
+
+    async def send_photo(self, chat_id, photo, caption=""):
+        result = self._next()
+        if result.ok:
+            self.photos.append((chat_id, photo.ref, caption))
+        return result
+
+
+@pytest.fixture
+def rig(tmp_path):
+    """A HandoffService over a real database, with the desk and the citizen's sender faked and the
+    clock in the test's hands (default hours: 7:30-17:00 Monday to Friday)."""
+    from types import SimpleNamespace
+
+    from bot.config import Settings
+    from bot.handoff import HandoffService
+    from bot.state import MemoryStateStore
+    from bot.storage import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'h.db'}", tmp_path / "spool.jsonl")
+    clock = _Clock(dt.datetime(2026, 12, 18, 11, 0, tzinfo=dt.UTC))  # Friday 18:00 in Vietnam
+    handoffs = HandoffStore(store.sessions, store.ensure_schema, clock=clock.naive)
+    settings = Settings(_env_file=None, data_dir=tmp_path, handoff_idle_hours=2)
+    assistant = SimpleNamespace(communes=SimpleNamespace(get=lambda code: None))
+    desk, sender = _Desk(), _Sender()
+    service = HandoffService(settings, assistant, handoffs, {"zalo": sender}, MemoryStateStore(),
+                             desk, clock=clock)
+    yield SimpleNamespace(service=service, store=handoffs, clock=clock, desk=desk, sender=sender)
+    store.close()
+
+
+def _status(rig, hid):
+    return rig.store.get(hid).status
+
+
+async def test_a_waiting_request_counts_idle_time_only_in_working_hours(rig):
+    view = rig.store.open("zalo", "k1", "chat-1", None, "VNeID báo đang xử lý")  # Friday 18:00
+    for day, hour in ((19, 12), (20, 23), (21, 7)):  # Saturday noon, Sunday night, Monday 7:00 (VN)
+        rig.clock.at = dt.datetime(2026, 12, day, hour, 0, tzinfo=VIETNAM).astimezone(dt.UTC)
+        await rig.service.sweep()
+        assert _status(rig, view.id) == "waiting", (day, hour)
+    rig.clock.at = dt.datetime(2026, 12, 21, 9, 29, tzinfo=VIETNAM).astimezone(dt.UTC)  # 1 h 59 of work
+    await rig.service.sweep()
+    assert _status(rig, view.id) == "waiting" and not rig.sender.texts and not rig.desk.notices
+    rig.clock.at = dt.datetime(2026, 12, 21, 9, 31, tzinfo=VIETNAM).astimezone(dt.UTC)
+    await rig.service.sweep()
+    # closed, with the closing message to both sides
+    assert _status(rig, view.id) == "closed" and rig.store.get(view.id).chat_id is None
+    assert rig.sender.texts == [("chat-1", replies.HANDOFF_CLOSED_IDLE)]
+    assert rig.desk.notices == [say.HANDOFF_ENDED_IDLE.format(hid=view.id, hours="2")]
+
+
+async def test_a_taken_handoff_closes_after_its_idle_time_on_the_clock(rig):
+    view = rig.store.open("zalo", "k1", "chat-1", None, "VNeID báo đang xử lý")
+    assert rig.store.take(view.id, 7, "Lan")[0]  # a member took it on Friday evening
+    rig.clock.at += dt.timedelta(hours=1, minutes=59)
+    await rig.service.sweep()
+    assert _status(rig, view.id) == "taken"
+    rig.clock.at += dt.timedelta(minutes=2)  # Friday 20:01: the member's own time, not office hours
+    await rig.service.sweep()
+    assert _status(rig, view.id) == "closed"
+    assert rig.sender.texts == [("chat-1", replies.HANDOFF_CLOSED_IDLE)] and len(rig.desk.notices) == 1
+
+
+def test_working_time_between_two_moments():
+    friday = dt.datetime(2026, 12, 18, 16, 0)
+    # Friday 16:00-17:00, then Monday 7:30-16:00
+    assert DEFAULT_HOURS.worked(friday, friday + dt.timedelta(days=3)) == dt.timedelta(hours=9, minutes=30)
+    lunch = parse_hours("7:30-11:30, 13:30-17:00")
+    monday = dt.datetime(2026, 12, 21, 11, 0)
+    assert lunch.worked(monday, monday.replace(hour=14)) == dt.timedelta(hours=1)
+    assert lunch.worked(monday, monday) == dt.timedelta() == lunch.worked(monday, friday)
