@@ -414,3 +414,84 @@ def test_working_time_between_two_moments():
     monday = dt.datetime(2026, 12, 21, 11, 0)
     assert lunch.worked(monday, monday.replace(hour=14)) == dt.timedelta(hours=1)
     assert lunch.worked(monday, monday) == dt.timedelta() == lunch.worked(monday, friday)
+
+
+def _relays(rig, hid):
+    from sqlalchemy import select
+
+    from bot.models import HandoffMessage
+
+    with rig.store._s() as s:
+        return [(m.direction, m.kind, m.outcome, m.pending) for m in s.scalars(
+            select(HandoffMessage).where(HandoffMessage.handoff_id == hid, HandoffMessage.direction == "out"))]
+
+
+async def test_the_worker_sends_a_failed_relay_to_the_citizen_again(rig):
+    view = rig.store.open("zalo", "k1", "chat-1", None, "VNeID báo đang xử lý")
+    rig.sender.outcomes = [("sent", ""), ("retry", "zalo: Zalo API error 500")]  # taken notice; the relay
+    relayed = await rig.service.relay_out(view.id, 7, "Lan", "Số CCCD 012345678901 của bạn đúng chưa?")
+    assert relayed is not None and relayed.result.outcome == "retry"
+    signed = replies.HANDOFF_FROM_MEMBER.format(name="Lan", text="Số CCCD 012345678901 của bạn đúng chưa?")
+    [(_, kind, outcome, pending)] = _relays(rig, view.id)
+    assert (kind, outcome, pending) == ("text", "retry", signed)  # the full text waits, only while it waits
+
+    await rig.service.sweep()
+    assert rig.sender.texts[-1] == ("chat-1", signed)
+    assert _relays(rig, view.id) == [("out", "text", "sent", None)]
+    await rig.service.sweep()  # delivered once
+    assert [t for _, t in rig.sender.texts].count(signed) == 1 and not rig.desk.notices
+
+
+async def test_a_relay_that_can_never_be_delivered_is_reported_to_the_team(rig):
+    view = rig.store.open("zalo", "k1", "chat-1", None, "VNeID báo đang xử lý")
+    rig.store.take(view.id, 7, "Lan")
+    rig.sender.outcomes = [("retry", "zalo: timeout"), ("refused", "zalo: Zalo API error 403: blocked")]
+    await rig.service.relay_out(view.id, 7, "Lan", "Bạn còn cần giúp không?")
+    await rig.service.sweep()
+    assert rig.desk.notices == [say.HANDOFF_UNDELIVERABLE.format(hid=view.id,
+                                                                 problem="zalo: Zalo API error 403: blocked")]
+    assert _relays(rig, view.id) == [("out", "text", "refused", None)]
+    await rig.service.sweep()  # reported once, never sent again
+    assert len(rig.desk.notices) == 1 and not rig.sender.texts
+
+
+async def test_chuyen_tinh_passes_the_handoff_to_the_provincial_group(env, apis):
+    tg, zalo = apis
+    citizen = f"z{new_chat_id()}"
+    said = lambda: zalo.messages_to(citizen)  # noqa: E731
+    async with running(env):
+        for n, words in enumerate(("doi xa", "Ta Mung", "gặp cán bộ"), 1):
+            zalo.push(zalo.text_update(citizen, words))
+            await wait(zalo, lambda c, n=n: said()[n - 1:])
+        zalo.push(zalo.text_update(citizen, "Tài khoản VNeID bị khóa"))
+        await wait(zalo, lambda c: said()[3:])
+        [post] = await wait(tg, lambda c: in_group(tg, "Người dân cần gặp cán bộ"))
+        hid = int(post["_shown"].split("#")[1].split(")")[0])
+
+        # the commune's member passes it up: the province's group gets the post, with where it came from
+        tg.push(tg.callback_update(COMMUNE_CHAT, f"ho:p:{hid}", post["_message_id"], user_id=COMMUNE_MEMBER))
+        [up] = await wait(tg, lambda c: in_group(tg, "Người dân cần gặp cán bộ", REVIEW_CHAT))
+        assert say.HANDOFF_TRANSFERRED_NOTE.format(commune="xã Mường Kim") in up["_shown"]
+        assert "Tài khoản VNeID bị khóa" in up["_shown"]
+        assert say.HANDOFF_BUTTON_PROVINCE not in [t for t, _ in tg.buttons(up)]
+        await wait(tg, lambda c: in_group(tg, say.HANDOFF_TRANSFERRED.format(who="Dân", hid=hid)))
+        with env.store.session() as s:
+            row = s.execute(text("select status, commune from handoffs where id = :i"), {"i": hid}).one()
+        assert tuple(row) == ("waiting", None)
+
+        # the citizen's next message goes to the province's thread only
+        zalo.push(zalo.text_update(citizen, "Tôi ở bản Nà Hừ"))
+        [relayed] = await wait(tg, lambda c: in_group(tg, "Tôi ở bản Nà Hừ", REVIEW_CHAT))
+        assert relayed["reply_parameters"]["message_id"] == up["_message_id"]
+        assert not in_group(tg, "Tôi ở bản Nà Hừ")
+
+        # the commune's member no longer handles it; the province's member does
+        tg.push(tg.text_update(COMMUNE_CHAT, "Để tôi xem", user_id=COMMUNE_MEMBER,
+                               reply_to_message=tg.sent[post["_message_id"]]))
+        await wait(tg, lambda c: in_group(tg, say.REFUSED))
+        tg.push(tg.text_update(REVIEW_CHAT, "Tỉnh đã nhận, bạn chờ chút nhé.", user_id=REVIEWER,
+                               reply_to_message=tg.sent[relayed["_message_id"]]))
+        await wait(zalo, lambda c: [t for t in said() if "Tỉnh đã nhận" in t])
+        assert said()[-2:] == [replies.HANDOFF_TAKEN.format(name="Dân"),
+                               replies.HANDOFF_FROM_MEMBER.format(name="Dân", text="Tỉnh đã nhận, bạn chờ chút nhé.")]
+        assert not [t for t in said() if "Để tôi xem" in t]
