@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import commands
 from bot.models import Handoff, HandoffMessage, QuestionLog, utcnow
-from bot.outbound import Sender, SendResult
+from bot.outbound import Photo, Sender, SendResult
 from bot.privacy import redact
 from bot.replies import citizens as replies
 from bot.replies import reviewers as say
@@ -186,6 +186,16 @@ class Pending:
     channel: str
     chat_id: str
     text: str
+    photo: Photo | None = None
+
+
+def _media(photo: Photo | None) -> str | None:
+    return f"{photo.source}:{photo.ref}" if photo is not None else None
+
+
+def _photo(media: str | None) -> Photo | None:
+    source, _, ref = (media or "").partition(":")
+    return Photo("telegram" if source == "telegram" else "link", ref) if ref else None
 
 
 class HandoffStore:
@@ -229,12 +239,14 @@ class HandoffStore:
 
     def add(self, hid: int, direction: str, text: str, *, kind: str = "text", author: int | None = None,
             outcome: str = "sent", pending: str | None = None,
-            group: tuple[int, int] | None = None) -> int:
-        """Record one message (its text redacted here); touching the hand-off unless a post/note."""
+            group: tuple[int, int] | None = None, photo: Photo | None = None) -> int:
+        """Record one message (its text redacted here); touching the hand-off unless a post/note.
+        `photo`: the reference of a photo relay waiting for a second attempt (no image bytes)."""
         now = self.clock()
         with self._s() as s, s.begin():
             m = HandoffMessage(handoff_id=hid, created_at=now, direction=direction, kind=kind,
                                text=redact(text), author=author, outcome=outcome, pending=pending,
+                               media=_media(photo) if outcome == "retry" else None,
                                group_chat_id=group[0] if group else None,
                                group_message_id=group[1] if group else None)
             s.add(m)
@@ -295,23 +307,25 @@ class HandoffStore:
     def pending(self) -> list[Pending]:
         with self._s() as s:
             rows = s.execute(select(HandoffMessage.id, Handoff.id, Handoff.channel, Handoff.chat_id,
-                                    HandoffMessage.pending).join(Handoff)
+                                    HandoffMessage.pending, HandoffMessage.media).join(Handoff)
                              .where(HandoffMessage.outcome == "retry", Handoff.status.in_(OPEN))).all()
-        return [Pending(m, h, c, chat, text) for m, h, c, chat, text in rows if chat and text]
+        return [Pending(m, h, c, chat, text or "", _photo(media)) for m, h, c, chat, text, media in rows
+                if chat and (text or media)]
 
     def settle(self, message_id: int, outcome: str) -> None:
         """Record a relay's outcome; its full text is kept only while it is waiting."""
         with self._s() as s, s.begin():
             values: dict[str, Any] = {"outcome": outcome}
             if outcome != "retry":
-                values["pending"] = None
+                values["pending"] = values["media"] = None
             s.execute(update(HandoffMessage).where(HandoffMessage.id == message_id).values(**values))
 
     def texts(self, hid: int, direction: str) -> list[str]:
+        """The texts (a photo: its caption, if any) of one direction, oldest first."""
         with self._s() as s:
-            return list(s.scalars(select(HandoffMessage.text).where(
+            return [t for t in s.scalars(select(HandoffMessage.text).where(
                 HandoffMessage.handoff_id == hid, HandoffMessage.direction == direction)
-                .order_by(HandoffMessage.id)))
+                .order_by(HandoffMessage.id)) if t]
 
     def set_faq(self, hid: int, faq_id: str) -> None:
         with self._s() as s, s.begin():
@@ -348,6 +362,11 @@ class TeamDesk(Protocol):
         """Send a citizen's message (in full) to the groups, as a reply to each post."""
         ...
 
+    async def relay_photo(self, view: HandoffView, photo: Photo, caption: str,
+                          posts: Mapping[int, int]) -> list[tuple[int, int]]:
+        """Send a citizen's photo (with its caption) to the groups, as a reply to each post."""
+        ...
+
     async def notice(self, view: HandoffView, text: str, posts: Mapping[int, int]) -> list[tuple[int, int]]:
         """A line from the bot about the hand-off (closed, undeliverable...)."""
         ...
@@ -359,6 +378,7 @@ class Relayed:
 
     result: SendResult
     view: HandoffView
+    unsupported: bool = False  # a photo the citizen's channel cannot receive (nothing was sent)
 
 
 class HandoffService:
@@ -412,11 +432,12 @@ class HandoffService:
 
     # -- the citizen's messages (precedence step 1, and the request itself) ---------------------
 
-    async def on_citizen(self, message: Message, *, photo: bool = False, log_id: int | None = None,
+    async def on_citizen(self, message: Message, *, photo: Photo | None = None, log_id: int | None = None,
                          asked: bool = False) -> list[str] | None:
         """Texts to send the citizen when the message is a hand-off matter (possibly none: the bot
         stays quiet), or None when it is not (it then goes on to the pending prompt, commands...).
-        `asked`: the "Hỏi cán bộ" button (with the question's `log_id`)."""
+        `asked`: the "Hỏi cán bộ" button (with the question's `log_id`). `photo`: the message is a
+        photo (`message.text` its caption), relayed only during an open hand-off."""
         if not self.enabled:
             return None
         channel = message.channel
@@ -425,12 +446,14 @@ class HandoffService:
         command = commands.match(text) if text else None
         name = command.name if command is not None else None
         active = await asyncio.to_thread(self.store.active, channel, key)
+        if photo is not None:
+            return None if active is None else await self._relay_in(active, text, photo)
         if active is not None:
             if name == "end":
                 return await self.close_by_citizen(active)
             if name == "handoff" or asked:
                 return [replies.HANDOFF_ALREADY]
-            return await self._relay_in(active, text, photo)
+            return await self._relay_in(active, text, None)
         waiting = await asyncio.to_thread(self.state.get, channel, key, SLOT)
         if waiting is not None and not asked:
             await asyncio.to_thread(self.state.clear, channel, key, SLOT)
@@ -481,18 +504,19 @@ class HandoffService:
             out = ["\n\n".join(lines)]
         return [self.emergency(), *out] if scam else out
 
-    async def _relay_in(self, view: HandoffView, text: str, photo: bool) -> list[str]:
+    async def _relay_in(self, view: HandoffView, text: str, photo: Photo | None) -> list[str]:
+        """The citizen's message (or photo, stored as its caption: never the image) to the groups."""
         assert self.desk is not None
         posts = await asyncio.to_thread(self.store.posts, view.id)
-        sent = await self.desk.relay(view, text, posts)
+        kind = "text" if photo is None else "photo"
+        sent = (await self.desk.relay(view, text, posts) if photo is None
+                else await self.desk.relay_photo(view, photo, text, posts))
         if not sent:
-            await asyncio.to_thread(self.store.add, view.id, "in", text, kind="photo" if photo else "text",
-                                    outcome="retry")
+            await asyncio.to_thread(self.store.add, view.id, "in", text, kind=kind, outcome="retry")
             return [replies.HANDOFF_NOT_SENT]
         for group in sent:
-            await asyncio.to_thread(self.store.add, view.id, "in", text, kind="photo" if photo else "text",
-                                    group=group)
-        out = [replies.HANDOFF_PHOTO_REMINDER] if photo else []
+            await asyncio.to_thread(self.store.add, view.id, "in", text, kind=kind, group=group)
+        out = [replies.HANDOFF_PHOTO_REMINDER] if photo is not None else []
         if text and looks_like_scam(text):
             out.insert(0, self.emergency())
         return out
@@ -546,6 +570,30 @@ class HandoffService:
         await asyncio.to_thread(self.store.settle, mid, result.outcome)
         return Relayed(result, view)
 
+    def can_send_photo(self, channel: str, photo: Photo) -> bool:
+        """Whether the citizen's channel can receive this photo: the web chat shows none, and the
+        Zalo Bot API sends only public links (a Telegram photo has none)."""
+        if not hasattr(self.senders.get(channel), "send_photo"):
+            return False
+        return not (channel == "zalo" and photo.source != "link")
+
+    async def relay_photo_out(self, hid: int, user_id: int, name: str, photo: Photo, caption: str) -> Relayed | None:
+        """A member's photo to the citizen, signed in its caption; stored as its caption only."""
+        view = await asyncio.to_thread(self.store.get, hid)
+        if view is None or not view.open or not view.chat_id:
+            return None
+        if not self.can_send_photo(view.channel, photo):
+            return Relayed(SendResult("refused", f"{view.channel}: photos cannot be sent"), view, unsupported=True)
+        if view.status == "waiting":  # replying takes it
+            _, taken = await self.take(hid, user_id, name)
+            view = taken or view
+        signed = self.signature(view, name, caption).rstrip()
+        mid = await asyncio.to_thread(self.store.add, hid, "out", caption, kind="photo", author=user_id,
+                                      outcome="retry", pending=signed, photo=photo)
+        result = await self._send(view.channel, view.chat_id or "", signed, photo)
+        await asyncio.to_thread(self.store.settle, mid, result.outcome)
+        return Relayed(result, view)
+
     async def note(self, hid: int, group: tuple[int, int]) -> None:
         """A bot message in the group that members may reply to (the thread of the hand-off)."""
         await asyncio.to_thread(self.store.add, hid, "note", "", group=group)
@@ -579,7 +627,7 @@ class HandoffService:
             await self._notice(closed, say.HANDOFF_ENDED_IDLE.format(
                 hid=hid, hours=f"{self.settings.handoff_idle_hours:g}"))
         for p in await asyncio.to_thread(self.store.pending):
-            result = await self._send(p.channel, p.chat_id, p.text)
+            result = await self._send(p.channel, p.chat_id, p.text, p.photo)
             await asyncio.to_thread(self.store.settle, p.message_id, result.outcome)
             if result.outcome == "refused":
                 of = await asyncio.to_thread(self.store.get, p.handoff_id)
@@ -612,11 +660,17 @@ class HandoffService:
                         result.outcome, result.problem)
         return result
 
-    async def _send(self, channel: str, chat_id: str, text: str) -> SendResult:
+    async def _send(self, channel: str, chat_id: str, text: str, photo: Photo | None = None) -> SendResult:
         sender = self.senders.get(channel)
         if sender is None:
             return SendResult("refused", f"{channel}: this channel cannot receive messages")
         try:
+            if photo is not None:
+                send_photo = getattr(sender, "send_photo", None)
+                if send_photo is None:
+                    return SendResult("refused", f"{channel}: this channel cannot receive photos")
+                result: SendResult = await send_photo(chat_id, photo, text)
+                return result
             return await sender.send_text(chat_id, text)
         except Exception as exc:  # noqa: BLE001 - a failure must not lose the message
             log.exception("handoff: sending through %s failed", channel)

@@ -495,3 +495,117 @@ async def test_chuyen_tinh_passes_the_handoff_to_the_provincial_group(env, apis)
         assert said()[-2:] == [replies.HANDOFF_TAKEN.format(name="Dân"),
                                replies.HANDOFF_FROM_MEMBER.format(name="Dân", text="Tỉnh đã nhận, bạn chờ chút nhé.")]
         assert not [t for t in said() if "Để tôi xem" in t]
+
+
+# -- photos -----------------------------------------------------------------------------------------
+
+def _stored(env, hid):
+    with env.store.session() as s:
+        return [tuple(r) for r in s.execute(text(
+            "select direction, kind, text, outcome, media from handoff_messages where handoff_id = :i "
+            "and direction in ('in', 'out') order by id"), {"i": hid}).all()]
+
+
+async def test_photos_from_a_zalo_citizen_reach_the_group_and_the_member_is_told_zalo_takes_none(env, apis):
+    tg, zalo = apis
+    citizen = f"z{new_chat_id()}"
+    said = lambda: zalo.messages_to(citizen)  # noqa: E731
+    async with running(env):
+        zalo.push(zalo.image_update(citizen))  # no hand-off: the bot reads text only
+        await wait(zalo, lambda c: said())
+        assert said() == [replies.TEXT_ONLY]
+        for n, words in enumerate(("doi xa", "Ta Mung", "gặp cán bộ", "Ứng dụng VNeID báo lỗi"), 2):
+            zalo.push(zalo.text_update(citizen, words))
+            await wait(zalo, lambda c, n=n: said()[n - 1:])
+        [post] = await wait(tg, lambda c: in_group(tg, "Người dân cần gặp cán bộ"))
+        hid = int(post["_shown"].split("#")[1].split(")")[0])
+
+        # the citizen's screenshot goes into the thread as a photo; the citizen is reminded
+        shot = "https://photo-stal-2.zdn.vn/abc/loi-vneid.jpg"
+        zalo.push(zalo.image_update(citizen, shot, caption="Máy báo thế này, SĐT tôi 0912345678"))
+        [photo] = await wait(tg, lambda c: tg.photos_to(COMMUNE_CHAT))
+        assert photo["photo"] == shot and photo["reply_parameters"]["message_id"] == post["_message_id"]
+        assert photo["_shown"] == say.HANDOFF_PHOTO_FROM_CITIZEN.format(
+            hid=hid, caption=":\nMáy báo thế này, SĐT tôi 0912345678")  # in full to the team
+        await wait(zalo, lambda c: said()[5:])
+        assert said()[5] == replies.HANDOFF_PHOTO_REMINDER
+
+        # a link Telegram cannot fetch still reaches the team, as the link
+        zalo.push(zalo.image_update(citizen, "https://photo-stal-2.zdn.vn/abc/b.jpg"))
+        tg.unreachable.add("https://photo-stal-2.zdn.vn/abc/b.jpg")
+        await wait(tg, lambda c: in_group(tg, "https://photo-stal-2.zdn.vn/abc/b.jpg"))
+
+        # a member's photo cannot go to Zalo (its Bot API sends only links): the member is told
+        tg.push(tg.photo_update(COMMUNE_CHAT, "Bạn làm theo ảnh này", user_id=COMMUNE_MEMBER,
+                                reply_to_message=tg.sent[photo["_message_id"]]))
+        await wait(tg, lambda c: in_group(tg, say.HANDOFF_PHOTO_UNSUPPORTED.format(hid=hid, channel="Zalo")))
+        # replying to the photo (a caption, no text) is replying in the thread
+        tg.push(tg.text_update(COMMUNE_CHAT, "Bạn gỡ ứng dụng rồi cài lại nhé.", user_id=COMMUNE_MEMBER,
+                               reply_to_message=tg.sent[photo["_message_id"]]))
+        await wait(zalo, lambda c: [t for t in said() if "cài lại" in t])
+        assert not zalo.photos_to(citizen)
+        assert said()[-3:] == [replies.HANDOFF_PHOTO_REMINDER, replies.HANDOFF_TAKEN.format(name="Dân"),
+                               replies.HANDOFF_FROM_MEMBER.format(name="Dân", text="Bạn gỡ ứng dụng rồi cài lại nhé.")]
+    stored = _stored(env, hid)
+    assert [(d, k) for d, k, *_ in stored] == [("in", "photo"), ("in", "photo"), ("out", "text")]
+    assert "0912345678" not in stored[0][2] and "Máy báo thế này" in stored[0][2]  # redacted caption
+    assert all(media is None for *_, media in stored)  # no photo reference kept
+
+
+async def test_photos_flow_both_ways_for_a_telegram_citizen(env, apis):
+    tg, _ = apis
+    citizen = new_chat_id()
+    shown = lambda: [m["_shown"] for m in tg.messages_to(citizen)]  # noqa: E731
+    async with running(env):
+        tg.push(tg.photo_update(citizen))  # no hand-off: the bot reads text only
+        await wait(tg, lambda c: shown())
+        assert shown() == [replies.TEXT_ONLY]
+        tg.push(tg.text_update(citizen, "/canbo"))
+        await wait(tg, lambda c: shown()[1:])
+        tg.push(tg.text_update(citizen, "Không đăng nhập được Cổng dịch vụ công"))
+        await wait(tg, lambda c: shown()[2:])
+        [post] = await wait(tg, lambda c: in_group(tg, "Người dân cần gặp cán bộ", REVIEW_CHAT))
+        hid = int(post["_shown"].split("#")[1].split(")")[0])
+
+        sent = tg.photo_update(citizen, "Lỗi như ảnh")
+        largest = sent["message"]["photo"][-1]["file_id"]
+        tg.push(sent)
+        [photo] = await wait(tg, lambda c: tg.photos_to(REVIEW_CHAT))
+        assert photo["photo"] == largest and photo["reply_parameters"]["message_id"] == post["_message_id"]
+        assert photo["_shown"] == say.HANDOFF_PHOTO_FROM_CITIZEN.format(hid=hid, caption=":\nLỗi như ảnh")
+        await wait(tg, lambda c: shown()[3:])
+        assert shown()[3] == replies.HANDOFF_PHOTO_REMINDER
+
+        # the member answers with a photo of the right screen: the citizen gets it, signed
+        answer = tg.photo_update(REVIEW_CHAT, "Bấm vào đây nhé", user_id=REVIEWER,
+                                 reply_to_message=tg.sent[photo["_message_id"]])
+        tg.push(answer)
+        [back] = await wait(tg, lambda c: tg.photos_to(citizen))
+        assert back["photo"] == answer["message"]["photo"][-1]["file_id"]
+        assert back["_shown"] == replies.HANDOFF_FROM_MEMBER.format(name="Dân", text="Bấm vào đây nhé")
+        await wait(tg, lambda c: in_group(tg, say.HANDOFF_SENT, REVIEW_CHAT))
+        assert shown()[4] == replies.HANDOFF_TAKEN.format(name="Dân")  # replying took it
+    assert [(d, k, t, o) for d, k, t, o, _ in _stored(env, hid)] == [
+        ("in", "photo", "Lỗi như ảnh", "sent"), ("out", "photo", "Bấm vào đây nhé", "sent")]
+
+
+async def test_the_worker_sends_a_failed_photo_again_and_then_forgets_its_reference(rig):
+    from bot.outbound import Photo
+
+    view = rig.store.open("zalo", "k1", "chat-1", None, "VNeID báo đang xử lý")
+    rig.store.take(view.id, 7, "Lan")
+    shot = Photo("link", "https://example.org/huong-dan.jpg")
+    rig.sender.outcomes = [("retry", "zalo: Zalo API error 502")]
+    relayed = await rig.service.relay_photo_out(view.id, 7, "Lan", shot, "")
+    assert relayed is not None and relayed.result.outcome == "retry"
+    with rig.store._s() as s:
+        assert s.execute(text("select media from handoff_messages where direction = 'out'")).scalar() == \
+            "link:https://example.org/huong-dan.jpg"
+    await rig.service.sweep()
+    assert rig.sender.photos == [("chat-1", shot.ref, "👤 Lan (tổ công nghệ số cộng đồng):")]
+    assert _relays(rig, view.id) == [("out", "photo", "sent", None)]
+    with rig.store._s() as s:
+        assert s.execute(text("select media from handoff_messages where direction = 'out'")).scalar() is None
+    # a Telegram photo cannot go to a Zalo citizen: nothing is stored or sent
+    refused = await rig.service.relay_photo_out(view.id, 7, "Lan", Photo("telegram", "AgAC-1"), "")
+    assert refused is not None and refused.unsupported and len(_relays(rig, view.id)) == 1
