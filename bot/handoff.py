@@ -8,6 +8,11 @@ to the group and the bot answers nothing (step 1 of the precedence in `bot.comma
 "kết thúc" / `/ketthuc`, which ends it. A member's replies reach the citizen through the
 citizen's channel's `Sender`, signed with the member's first name (or the team's name).
 
+Photos are relayed both ways by reference (`bot.outbound.Photo`: a Telegram file id or a link),
+never downloaded or stored: a message of kind photo keeps only its redacted caption; the citizen
+is reminded not to send photos of ID cards, bank cards or OTP codes. Zalo's Bot API sends only
+public links and the web chat shows no images, so a member's photo reaches Telegram citizens only.
+
 Every relayed message is stored redacted (`handoff_messages`) and delivered in full; a relay to
 the citizen that fails for a passing reason keeps its full text (`pending`) until the worker
 (`HandoffService.run`) delivers it; one that can never be delivered is reported to the team.
