@@ -107,7 +107,7 @@ class Settings(BaseSettings):
 
     # Hand-off to a person (bot/handoff.py)
     handoff_hours: str = "7:30-17:00 thứ Hai đến thứ Sáu"  # a commune's `hours` in communes.yaml win
-    handoff_idle_hours: float = 24.0  # an open hand-off without messages closes after this long
+    handoff_idle_hours: float = 24.0  # idle hand-offs close after this (working hours only until taken)
     handoff_signature: Literal["first_name", "team"] = "first_name"  # how members' messages are signed
     handoff_emergency_faq: str = "luadao-sau-khi-bi-lua"  # the FAQ entry sent at once on a scam in progress
     handoff_summary_minutes: float = 30.0  # a question asked this recently is the hand-off's summary

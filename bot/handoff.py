@@ -8,10 +8,16 @@ to the group and the bot answers nothing (step 1 of the precedence in `bot.comma
 "kết thúc" / `/ketthuc`, which ends it. A member's replies reach the citizen through the
 citizen's channel's `Sender`, signed with the member's first name (or the team's name).
 
+Photos are relayed both ways by reference (`bot.outbound.Photo`: a Telegram file id or a link),
+never downloaded or stored: a message of kind photo keeps only its redacted caption; the citizen
+is reminded not to send photos of ID cards, bank cards or OTP codes. Zalo's Bot API sends only
+public links and the web chat shows no images, so a member's photo reaches Telegram citizens only.
+
 Every relayed message is stored redacted (`handoff_messages`) and delivered in full; a relay to
 the citizen that fails for a passing reason keeps its full text (`pending`) until the worker
 (`HandoffService.run`) delivers it; one that can never be delivered is reported to the team.
-The worker also closes hand-offs idle for `handoff_idle_hours`.
+The worker also closes hand-offs idle for `handoff_idle_hours`; until a member takes one, only
+the team's working hours count (a Friday-evening request is not closed over the weekend).
 
 Working hours come from the commune (`hours` in communes.yaml) or `TROLYSO_HANDOFF_HOURS`
 (default 7:30-17:00 Monday to Friday, Vietnam time); outside them the citizen is told when to
@@ -33,7 +39,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import commands
 from bot.models import Handoff, HandoffMessage, QuestionLog, utcnow
-from bot.outbound import Sender, SendResult
+from bot.outbound import Photo, Sender, SendResult
 from bot.privacy import redact
 from bot.replies import citizens as replies
 from bot.replies import reviewers as say
@@ -86,6 +92,22 @@ class Hours:
                 if at > local:
                     return at
         return local
+
+    def worked(self, start: dt.datetime, end: dt.datetime) -> dt.timedelta:
+        """How much of [start, end) falls within the opening hours (naive local times)."""
+        total = dt.timedelta()
+        if end <= start:
+            return total
+        day = start.replace(hour=0, minute=0, second=0, microsecond=0)
+        while day < end:
+            if day.weekday() in self.days:
+                for a, b in self.ranges:
+                    lo = max(start, day + dt.timedelta(minutes=a))
+                    hi = min(end, day + dt.timedelta(minutes=b))
+                    if hi > lo:
+                        total += hi - lo
+            day += dt.timedelta(days=1)
+        return total
 
 
 DEFAULT_HOURS = Hours(((7 * 60 + 30, 17 * 60),), frozenset(range(5)))
@@ -169,6 +191,16 @@ class Pending:
     channel: str
     chat_id: str
     text: str
+    photo: Photo | None = None
+
+
+def _media(photo: Photo | None) -> str | None:
+    return f"{photo.source}:{photo.ref}" if photo is not None else None
+
+
+def _photo(media: str | None) -> Photo | None:
+    source, _, ref = (media or "").partition(":")
+    return Photo("telegram" if source == "telegram" else "link", ref) if ref else None
 
 
 class HandoffStore:
@@ -212,12 +244,14 @@ class HandoffStore:
 
     def add(self, hid: int, direction: str, text: str, *, kind: str = "text", author: int | None = None,
             outcome: str = "sent", pending: str | None = None,
-            group: tuple[int, int] | None = None) -> int:
-        """Record one message (its text redacted here); touching the hand-off unless a post/note."""
+            group: tuple[int, int] | None = None, photo: Photo | None = None) -> int:
+        """Record one message (its text redacted here); touching the hand-off unless a post/note.
+        `photo`: the reference of a photo relay waiting for a second attempt (no image bytes)."""
         now = self.clock()
         with self._s() as s, s.begin():
             m = HandoffMessage(handoff_id=hid, created_at=now, direction=direction, kind=kind,
                                text=redact(text), author=author, outcome=outcome, pending=pending,
+                               media=_media(photo) if outcome == "retry" else None,
                                group_chat_id=group[0] if group else None,
                                group_message_id=group[1] if group else None)
             s.add(m)
@@ -269,31 +303,34 @@ class HandoffStore:
                 status="closed", closed_by=by, closed_at=self.clock(), chat_id=None)).rowcount  # type: ignore[attr-defined]
             return view if done else None
 
-    def idle(self, before: dt.datetime) -> list[int]:
+    def idle(self, before: dt.datetime) -> list[HandoffView]:
+        """Open hand-offs without activity since `before` (naive UTC)."""
         with self._s() as s:
-            return list(s.scalars(select(Handoff.id).where(Handoff.status.in_(OPEN),
-                                                           Handoff.last_activity < before)))
+            return [HandoffView.of(h) for h in s.scalars(select(Handoff).where(
+                Handoff.status.in_(OPEN), Handoff.last_activity < before).order_by(Handoff.id))]
 
     def pending(self) -> list[Pending]:
         with self._s() as s:
             rows = s.execute(select(HandoffMessage.id, Handoff.id, Handoff.channel, Handoff.chat_id,
-                                    HandoffMessage.pending).join(Handoff)
+                                    HandoffMessage.pending, HandoffMessage.media).join(Handoff)
                              .where(HandoffMessage.outcome == "retry", Handoff.status.in_(OPEN))).all()
-        return [Pending(m, h, c, chat, text) for m, h, c, chat, text in rows if chat and text]
+        return [Pending(m, h, c, chat, text or "", _photo(media)) for m, h, c, chat, text, media in rows
+                if chat and (text or media)]
 
     def settle(self, message_id: int, outcome: str) -> None:
         """Record a relay's outcome; its full text is kept only while it is waiting."""
         with self._s() as s, s.begin():
             values: dict[str, Any] = {"outcome": outcome}
             if outcome != "retry":
-                values["pending"] = None
+                values["pending"] = values["media"] = None
             s.execute(update(HandoffMessage).where(HandoffMessage.id == message_id).values(**values))
 
     def texts(self, hid: int, direction: str) -> list[str]:
+        """The texts (a photo: its caption, if any) of one direction, oldest first."""
         with self._s() as s:
-            return list(s.scalars(select(HandoffMessage.text).where(
+            return [t for t in s.scalars(select(HandoffMessage.text).where(
                 HandoffMessage.handoff_id == hid, HandoffMessage.direction == direction)
-                .order_by(HandoffMessage.id)))
+                .order_by(HandoffMessage.id)) if t]
 
     def set_faq(self, hid: int, faq_id: str) -> None:
         with self._s() as s, s.begin():
@@ -330,6 +367,11 @@ class TeamDesk(Protocol):
         """Send a citizen's message (in full) to the groups, as a reply to each post."""
         ...
 
+    async def relay_photo(self, view: HandoffView, photo: Photo, caption: str,
+                          posts: Mapping[int, int]) -> list[tuple[int, int]]:
+        """Send a citizen's photo (with its caption) to the groups, as a reply to each post."""
+        ...
+
     async def notice(self, view: HandoffView, text: str, posts: Mapping[int, int]) -> list[tuple[int, int]]:
         """A line from the bot about the hand-off (closed, undeliverable...)."""
         ...
@@ -341,6 +383,7 @@ class Relayed:
 
     result: SendResult
     view: HandoffView
+    unsupported: bool = False  # a photo the citizen's channel cannot receive (nothing was sent)
 
 
 class HandoffService:
@@ -394,11 +437,12 @@ class HandoffService:
 
     # -- the citizen's messages (precedence step 1, and the request itself) ---------------------
 
-    async def on_citizen(self, message: Message, *, photo: bool = False, log_id: int | None = None,
+    async def on_citizen(self, message: Message, *, photo: Photo | None = None, log_id: int | None = None,
                          asked: bool = False) -> list[str] | None:
         """Texts to send the citizen when the message is a hand-off matter (possibly none: the bot
         stays quiet), or None when it is not (it then goes on to the pending prompt, commands...).
-        `asked`: the "Hỏi cán bộ" button (with the question's `log_id`)."""
+        `asked`: the "Hỏi cán bộ" button (with the question's `log_id`). `photo`: the message is a
+        photo (`message.text` its caption), relayed only during an open hand-off."""
         if not self.enabled:
             return None
         channel = message.channel
@@ -407,12 +451,14 @@ class HandoffService:
         command = commands.match(text) if text else None
         name = command.name if command is not None else None
         active = await asyncio.to_thread(self.store.active, channel, key)
+        if photo is not None:
+            return None if active is None else await self._relay_in(active, text, photo)
         if active is not None:
             if name == "end":
                 return await self.close_by_citizen(active)
             if name == "handoff" or asked:
                 return [replies.HANDOFF_ALREADY]
-            return await self._relay_in(active, text, photo)
+            return await self._relay_in(active, text, None)
         waiting = await asyncio.to_thread(self.state.get, channel, key, SLOT)
         if waiting is not None and not asked:
             await asyncio.to_thread(self.state.clear, channel, key, SLOT)
@@ -463,18 +509,19 @@ class HandoffService:
             out = ["\n\n".join(lines)]
         return [self.emergency(), *out] if scam else out
 
-    async def _relay_in(self, view: HandoffView, text: str, photo: bool) -> list[str]:
+    async def _relay_in(self, view: HandoffView, text: str, photo: Photo | None) -> list[str]:
+        """The citizen's message (or photo, stored as its caption: never the image) to the groups."""
         assert self.desk is not None
         posts = await asyncio.to_thread(self.store.posts, view.id)
-        sent = await self.desk.relay(view, text, posts)
+        kind = "text" if photo is None else "photo"
+        sent = (await self.desk.relay(view, text, posts) if photo is None
+                else await self.desk.relay_photo(view, photo, text, posts))
         if not sent:
-            await asyncio.to_thread(self.store.add, view.id, "in", text, kind="photo" if photo else "text",
-                                    outcome="retry")
+            await asyncio.to_thread(self.store.add, view.id, "in", text, kind=kind, outcome="retry")
             return [replies.HANDOFF_NOT_SENT]
         for group in sent:
-            await asyncio.to_thread(self.store.add, view.id, "in", text, kind="photo" if photo else "text",
-                                    group=group)
-        out = [replies.HANDOFF_PHOTO_REMINDER] if photo else []
+            await asyncio.to_thread(self.store.add, view.id, "in", text, kind=kind, group=group)
+        out = [replies.HANDOFF_PHOTO_REMINDER] if photo is not None else []
         if text and looks_like_scam(text):
             out.insert(0, self.emergency())
         return out
@@ -528,16 +575,55 @@ class HandoffService:
         await asyncio.to_thread(self.store.settle, mid, result.outcome)
         return Relayed(result, view)
 
+    def can_send_photo(self, channel: str, photo: Photo) -> bool:
+        """Whether the citizen's channel can receive this photo: the web chat shows none, and the
+        Zalo Bot API sends only public links (a Telegram photo has none)."""
+        if not hasattr(self.senders.get(channel), "send_photo"):
+            return False
+        return not (channel == "zalo" and photo.source != "link")
+
+    async def relay_photo_out(self, hid: int, user_id: int, name: str, photo: Photo, caption: str) -> Relayed | None:
+        """A member's photo to the citizen, signed in its caption; stored as its caption only."""
+        view = await asyncio.to_thread(self.store.get, hid)
+        if view is None or not view.open or not view.chat_id:
+            return None
+        if not self.can_send_photo(view.channel, photo):
+            return Relayed(SendResult("refused", f"{view.channel}: photos cannot be sent"), view, unsupported=True)
+        if view.status == "waiting":  # replying takes it
+            _, taken = await self.take(hid, user_id, name)
+            view = taken or view
+        signed = self.signature(view, name, caption).rstrip()
+        mid = await asyncio.to_thread(self.store.add, hid, "out", caption, kind="photo", author=user_id,
+                                      outcome="retry", pending=signed, photo=photo)
+        result = await self._send(view.channel, view.chat_id or "", signed, photo)
+        await asyncio.to_thread(self.store.settle, mid, result.outcome)
+        return Relayed(result, view)
+
     async def note(self, hid: int, group: tuple[int, int]) -> None:
         """A bot message in the group that members may reply to (the thread of the hand-off)."""
         await asyncio.to_thread(self.store.add, hid, "note", "", group=group)
 
     # -- the worker -----------------------------------------------------------------------------------
 
+    def idle_for(self, view: HandoffView, now: dt.datetime) -> dt.timedelta:
+        """How long a hand-off has been idle at `now` (aware UTC). Until a member takes it, only
+        the team's working hours count: a request sent on Friday evening does not close over
+        the weekend while nobody is on duty."""
+        since = view.last_activity.replace(tzinfo=dt.UTC)
+        if view.status != "waiting":
+            return now - since
+        local = lambda t: t.astimezone(VIETNAM).replace(tzinfo=None)  # noqa: E731
+        return self.hours(view.commune).worked(local(since), local(now))
+
     async def sweep(self) -> None:
         """Close idle hand-offs (telling both sides) and retry relays that failed for a passing reason."""
-        cutoff = self.clock().replace(tzinfo=None) - dt.timedelta(hours=self.settings.handoff_idle_hours)
-        for hid in await asyncio.to_thread(self.store.idle, cutoff):
+        now = self.clock()
+        limit = dt.timedelta(hours=self.settings.handoff_idle_hours)
+        # working time never exceeds wall time: the wall-clock cutoff finds every candidate
+        for view in await asyncio.to_thread(self.store.idle, now.replace(tzinfo=None) - limit):
+            if self.idle_for(view, now) < limit:
+                continue
+            hid = view.id
             closed = await asyncio.to_thread(self.store.close, hid, "idle")
             if closed is None:
                 continue
@@ -546,12 +632,12 @@ class HandoffService:
             await self._notice(closed, say.HANDOFF_ENDED_IDLE.format(
                 hid=hid, hours=f"{self.settings.handoff_idle_hours:g}"))
         for p in await asyncio.to_thread(self.store.pending):
-            result = await self._send(p.channel, p.chat_id, p.text)
+            result = await self._send(p.channel, p.chat_id, p.text, p.photo)
             await asyncio.to_thread(self.store.settle, p.message_id, result.outcome)
             if result.outcome == "refused":
-                view = await asyncio.to_thread(self.store.get, p.handoff_id)
-                if view is not None:
-                    await self._notice(view, say.HANDOFF_UNDELIVERABLE.format(
+                of = await asyncio.to_thread(self.store.get, p.handoff_id)
+                if of is not None:
+                    await self._notice(of, say.HANDOFF_UNDELIVERABLE.format(
                         hid=p.handoff_id, problem=result.problem))
 
     async def run(self, every: float = 60.0) -> None:
@@ -579,11 +665,17 @@ class HandoffService:
                         result.outcome, result.problem)
         return result
 
-    async def _send(self, channel: str, chat_id: str, text: str) -> SendResult:
+    async def _send(self, channel: str, chat_id: str, text: str, photo: Photo | None = None) -> SendResult:
         sender = self.senders.get(channel)
         if sender is None:
             return SendResult("refused", f"{channel}: this channel cannot receive messages")
         try:
+            if photo is not None:
+                send_photo = getattr(sender, "send_photo", None)
+                if send_photo is None:
+                    return SendResult("refused", f"{channel}: this channel cannot receive photos")
+                result: SendResult = await send_photo(chat_id, photo, text)
+                return result
             return await sender.send_text(chat_id, text)
         except Exception as exc:  # noqa: BLE001 - a failure must not lose the message
             log.exception("handoff: sending through %s failed", channel)

@@ -191,7 +191,9 @@ class HandoffMessage(Base):
     it in full). `group_chat_id`/`group_message_id`: the bot's message in the team's group, so
     that a member's reply to it finds the hand-off. `outcome`: sent, refused or retry (a relay
     to the citizen that failed for a passing reason is sent again by the hand-off worker; then
-    `pending` holds the full text until it is delivered, and is cleared right after)."""
+    `pending` holds the full text until it is delivered, and is cleared right after). A photo
+    (`kind` photo) is stored as its caption only, never its bytes; `media` holds its reference
+    (Telegram file id or link) only while its relay waits for a second attempt."""
 
     __tablename__ = "handoff_messages"
     __table_args__ = (Index("ix_handoff_messages_group", "group_chat_id", "group_message_id"),)
@@ -204,6 +206,7 @@ class HandoffMessage(Base):
     author: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # member's Telegram id (out)
     outcome: Mapped[str] = mapped_column(String(8), default="sent")
     pending: Mapped[str | None] = mapped_column(Text, nullable=True)
+    media: Mapped[str | None] = mapped_column(Text, nullable=True)  # "<source>:<ref>" of a waiting photo
     group_chat_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     group_message_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     handoff: Mapped[Handoff] = relationship(back_populates="messages")

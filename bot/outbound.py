@@ -52,6 +52,23 @@ class SendResult:
 SENT = SendResult("sent")
 
 
+@dataclass(frozen=True)
+class Photo:
+    """A photo to relay, by reference only (the bot never keeps image bytes): `source` "telegram"
+    (a Telegram file id, reusable by this bot) or "link" (a public https URL, as Zalo gives)."""
+
+    source: Literal["telegram", "link"]
+    ref: str
+
+
+class PhotoSender(Protocol):
+    """A `Sender` that can also send a photo (Telegram, Zalo); the web chat cannot."""
+
+    async def send_photo(self, chat_id: str, photo: Photo, caption: str = "") -> SendResult:
+        """Send a photo with a plain-text caption (sent as text after it when too long)."""
+        ...
+
+
 class Sender(Protocol):
     """One provider's outbound path. `send_text` never raises for a delivery problem."""
 

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from bot import commands
-from bot.handoff import DEFAULT_HOURS, HandoffStore, looks_like_scam, parse_hours, when_label
+from bot.handoff import DEFAULT_HOURS, VIETNAM, HandoffStore, looks_like_scam, parse_hours, when_label
 from bot.replies import citizens as replies
 from bot.replies import reviewers as say
 from indexer.faq import load_faq
@@ -275,3 +275,337 @@ async def test_a_web_chat_citizen_gets_the_members_messages_through_api_messages
             [m["text"] for m in later]
         ended = (await http.post("/api/chat", json={"session": session, "text": "kết thúc"})).json()
         assert ended["answer"] == replies.HANDOFF_CLOSED_CITIZEN
+
+
+# -- the worker, with an injected clock --------------------------------------------------------
+
+class _Clock:
+    """Aware UTC time the tests move by hand."""
+
+    def __init__(self, at: dt.datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> dt.datetime:
+        return self.at
+
+    def naive(self) -> dt.datetime:
+        return self.at.replace(tzinfo=None)
+
+
+class _Desk:
+    """The team's groups as the service sees them (bot.handoff.TeamDesk), recording what it is given."""
+
+    def __init__(self) -> None:
+        self.notices: list[str] = []
+        self.relays: list[str] = []
+        self.photos: list[tuple[str, str]] = []
+        self.posted: list[tuple[int, str | None]] = []
+
+    def chats(self, commune):
+        return (-100,)
+
+    async def post(self, view, recent, later, scam, note=None):
+        self.posted.append((view.id, note))
+        return [(-100, 500 + len(self.posted))]
+
+    async def relay(self, view, text, posts):
+        self.relays.append(text)
+        return [(-100, 600 + len(self.relays))]
+
+    async def relay_photo(self, view, photo, caption, posts):
+        self.photos.append((photo.ref, caption))
+        return [(-100, 700 + len(self.photos))]
+
+    async def notice(self, view, text, posts):
+        self.notices.append(text)
+        return [(-100, 800 + len(self.notices))]
+
+
+class _Sender:
+    """A citizen channel's sender whose next outcomes the test chooses (else `sent`)."""
+
+    channel = "zalo"
+
+    def __init__(self) -> None:
+        self.outcomes: list[tuple[str, str]] = []
+        self.texts: list[tuple[str, str]] = []
+        self.photos: list[tuple[str, str, str]] = []
+
+    def _next(self):
+        from bot.outbound import SendResult
+
+        outcome, problem = self.outcomes.pop(0) if self.outcomes else ("sent", "")
+        return SendResult(outcome, problem, ("1",) if outcome == "sent" else ())
+
+    async def send_text(self, chat_id, text):
+        result = self._next()
+        if result.ok:
+            self.texts.append((chat_id, text))
+        return result
+
+    async def send_photo(self, chat_id, photo, caption=""):
+        result = self._next()
+        if result.ok:
+            self.photos.append((chat_id, photo.ref, caption))
+        return result
+
+
+@pytest.fixture
+def rig(tmp_path):
+    """A HandoffService over a real database, with the desk and the citizen's sender faked and the
+    clock in the test's hands (default hours: 7:30-17:00 Monday to Friday)."""
+    from types import SimpleNamespace
+
+    from bot.config import Settings
+    from bot.handoff import HandoffService
+    from bot.state import MemoryStateStore
+    from bot.storage import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'h.db'}", tmp_path / "spool.jsonl")
+    clock = _Clock(dt.datetime(2026, 12, 18, 11, 0, tzinfo=dt.UTC))  # Friday 18:00 in Vietnam
+    handoffs = HandoffStore(store.sessions, store.ensure_schema, clock=clock.naive)
+    settings = Settings(_env_file=None, data_dir=tmp_path, handoff_idle_hours=2)
+    assistant = SimpleNamespace(communes=SimpleNamespace(get=lambda code: None))
+    desk, sender = _Desk(), _Sender()
+    service = HandoffService(settings, assistant, handoffs, {"zalo": sender}, MemoryStateStore(),
+                             desk, clock=clock)
+    yield SimpleNamespace(service=service, store=handoffs, clock=clock, desk=desk, sender=sender)
+    store.close()
+
+
+def _status(rig, hid):
+    return rig.store.get(hid).status
+
+
+async def test_a_waiting_request_counts_idle_time_only_in_working_hours(rig):
+    view = rig.store.open("zalo", "k1", "chat-1", None, "VNeID báo đang xử lý")  # Friday 18:00
+    for day, hour in ((19, 12), (20, 23), (21, 7)):  # Saturday noon, Sunday night, Monday 7:00 (VN)
+        rig.clock.at = dt.datetime(2026, 12, day, hour, 0, tzinfo=VIETNAM).astimezone(dt.UTC)
+        await rig.service.sweep()
+        assert _status(rig, view.id) == "waiting", (day, hour)
+    rig.clock.at = dt.datetime(2026, 12, 21, 9, 29, tzinfo=VIETNAM).astimezone(dt.UTC)  # 1 h 59 of work
+    await rig.service.sweep()
+    assert _status(rig, view.id) == "waiting" and not rig.sender.texts and not rig.desk.notices
+    rig.clock.at = dt.datetime(2026, 12, 21, 9, 31, tzinfo=VIETNAM).astimezone(dt.UTC)
+    await rig.service.sweep()
+    # closed, with the closing message to both sides
+    assert _status(rig, view.id) == "closed" and rig.store.get(view.id).chat_id is None
+    assert rig.sender.texts == [("chat-1", replies.HANDOFF_CLOSED_IDLE)]
+    assert rig.desk.notices == [say.HANDOFF_ENDED_IDLE.format(hid=view.id, hours="2")]
+
+
+async def test_a_taken_handoff_closes_after_its_idle_time_on_the_clock(rig):
+    view = rig.store.open("zalo", "k1", "chat-1", None, "VNeID báo đang xử lý")
+    assert rig.store.take(view.id, 7, "Lan")[0]  # a member took it on Friday evening
+    rig.clock.at += dt.timedelta(hours=1, minutes=59)
+    await rig.service.sweep()
+    assert _status(rig, view.id) == "taken"
+    rig.clock.at += dt.timedelta(minutes=2)  # Friday 20:01: the member's own time, not office hours
+    await rig.service.sweep()
+    assert _status(rig, view.id) == "closed"
+    assert rig.sender.texts == [("chat-1", replies.HANDOFF_CLOSED_IDLE)] and len(rig.desk.notices) == 1
+
+
+def test_working_time_between_two_moments():
+    friday = dt.datetime(2026, 12, 18, 16, 0)
+    # Friday 16:00-17:00, then Monday 7:30-16:00
+    assert DEFAULT_HOURS.worked(friday, friday + dt.timedelta(days=3)) == dt.timedelta(hours=9, minutes=30)
+    lunch = parse_hours("7:30-11:30, 13:30-17:00")
+    monday = dt.datetime(2026, 12, 21, 11, 0)
+    assert lunch.worked(monday, monday.replace(hour=14)) == dt.timedelta(hours=1)
+    assert lunch.worked(monday, monday) == dt.timedelta() == lunch.worked(monday, friday)
+
+
+def _relays(rig, hid):
+    from sqlalchemy import select
+
+    from bot.models import HandoffMessage
+
+    with rig.store._s() as s:
+        return [(m.direction, m.kind, m.outcome, m.pending) for m in s.scalars(
+            select(HandoffMessage).where(HandoffMessage.handoff_id == hid, HandoffMessage.direction == "out"))]
+
+
+async def test_the_worker_sends_a_failed_relay_to_the_citizen_again(rig):
+    view = rig.store.open("zalo", "k1", "chat-1", None, "VNeID báo đang xử lý")
+    rig.sender.outcomes = [("sent", ""), ("retry", "zalo: Zalo API error 500")]  # taken notice; the relay
+    relayed = await rig.service.relay_out(view.id, 7, "Lan", "Số CCCD 012345678901 của bạn đúng chưa?")
+    assert relayed is not None and relayed.result.outcome == "retry"
+    signed = replies.HANDOFF_FROM_MEMBER.format(name="Lan", text="Số CCCD 012345678901 của bạn đúng chưa?")
+    [(_, kind, outcome, pending)] = _relays(rig, view.id)
+    assert (kind, outcome, pending) == ("text", "retry", signed)  # the full text waits, only while it waits
+
+    await rig.service.sweep()
+    assert rig.sender.texts[-1] == ("chat-1", signed)
+    assert _relays(rig, view.id) == [("out", "text", "sent", None)]
+    await rig.service.sweep()  # delivered once
+    assert [t for _, t in rig.sender.texts].count(signed) == 1 and not rig.desk.notices
+
+
+async def test_a_relay_that_can_never_be_delivered_is_reported_to_the_team(rig):
+    view = rig.store.open("zalo", "k1", "chat-1", None, "VNeID báo đang xử lý")
+    rig.store.take(view.id, 7, "Lan")
+    rig.sender.outcomes = [("retry", "zalo: timeout"), ("refused", "zalo: Zalo API error 403: blocked")]
+    await rig.service.relay_out(view.id, 7, "Lan", "Bạn còn cần giúp không?")
+    await rig.service.sweep()
+    assert rig.desk.notices == [say.HANDOFF_UNDELIVERABLE.format(hid=view.id,
+                                                                 problem="zalo: Zalo API error 403: blocked")]
+    assert _relays(rig, view.id) == [("out", "text", "refused", None)]
+    await rig.service.sweep()  # reported once, never sent again
+    assert len(rig.desk.notices) == 1 and not rig.sender.texts
+
+
+async def test_chuyen_tinh_passes_the_handoff_to_the_provincial_group(env, apis):
+    tg, zalo = apis
+    citizen = f"z{new_chat_id()}"
+    said = lambda: zalo.messages_to(citizen)  # noqa: E731
+    async with running(env):
+        for n, words in enumerate(("doi xa", "Ta Mung", "gặp cán bộ"), 1):
+            zalo.push(zalo.text_update(citizen, words))
+            await wait(zalo, lambda c, n=n: said()[n - 1:])
+        zalo.push(zalo.text_update(citizen, "Tài khoản VNeID bị khóa"))
+        await wait(zalo, lambda c: said()[3:])
+        [post] = await wait(tg, lambda c: in_group(tg, "Người dân cần gặp cán bộ"))
+        hid = int(post["_shown"].split("#")[1].split(")")[0])
+
+        # the commune's member passes it up: the province's group gets the post, with where it came from
+        tg.push(tg.callback_update(COMMUNE_CHAT, f"ho:p:{hid}", post["_message_id"], user_id=COMMUNE_MEMBER))
+        [up] = await wait(tg, lambda c: in_group(tg, "Người dân cần gặp cán bộ", REVIEW_CHAT))
+        assert say.HANDOFF_TRANSFERRED_NOTE.format(commune="xã Mường Kim") in up["_shown"]
+        assert "Tài khoản VNeID bị khóa" in up["_shown"]
+        assert say.HANDOFF_BUTTON_PROVINCE not in [t for t, _ in tg.buttons(up)]
+        await wait(tg, lambda c: in_group(tg, say.HANDOFF_TRANSFERRED.format(who="Dân", hid=hid)))
+        with env.store.session() as s:
+            row = s.execute(text("select status, commune from handoffs where id = :i"), {"i": hid}).one()
+        assert tuple(row) == ("waiting", None)
+
+        # the citizen's next message goes to the province's thread only
+        zalo.push(zalo.text_update(citizen, "Tôi ở bản Nà Hừ"))
+        [relayed] = await wait(tg, lambda c: in_group(tg, "Tôi ở bản Nà Hừ", REVIEW_CHAT))
+        assert relayed["reply_parameters"]["message_id"] == up["_message_id"]
+        assert not in_group(tg, "Tôi ở bản Nà Hừ")
+
+        # the commune's member no longer handles it; the province's member does
+        tg.push(tg.text_update(COMMUNE_CHAT, "Để tôi xem", user_id=COMMUNE_MEMBER,
+                               reply_to_message=tg.sent[post["_message_id"]]))
+        await wait(tg, lambda c: in_group(tg, say.REFUSED))
+        tg.push(tg.text_update(REVIEW_CHAT, "Tỉnh đã nhận, bạn chờ chút nhé.", user_id=REVIEWER,
+                               reply_to_message=tg.sent[relayed["_message_id"]]))
+        await wait(zalo, lambda c: [t for t in said() if "Tỉnh đã nhận" in t])
+        assert said()[-2:] == [replies.HANDOFF_TAKEN.format(name="Dân"),
+                               replies.HANDOFF_FROM_MEMBER.format(name="Dân", text="Tỉnh đã nhận, bạn chờ chút nhé.")]
+        assert not [t for t in said() if "Để tôi xem" in t]
+
+
+# -- photos -----------------------------------------------------------------------------------------
+
+def _stored(env, hid):
+    with env.store.session() as s:
+        return [tuple(r) for r in s.execute(text(
+            "select direction, kind, text, outcome, media from handoff_messages where handoff_id = :i "
+            "and direction in ('in', 'out') order by id"), {"i": hid}).all()]
+
+
+async def test_photos_from_a_zalo_citizen_reach_the_group_and_the_member_is_told_zalo_takes_none(env, apis):
+    tg, zalo = apis
+    citizen = f"z{new_chat_id()}"
+    said = lambda: zalo.messages_to(citizen)  # noqa: E731
+    async with running(env):
+        zalo.push(zalo.image_update(citizen))  # no hand-off: the bot reads text only
+        await wait(zalo, lambda c: said())
+        assert said() == [replies.TEXT_ONLY]
+        for n, words in enumerate(("doi xa", "Ta Mung", "gặp cán bộ", "Ứng dụng VNeID báo lỗi"), 2):
+            zalo.push(zalo.text_update(citizen, words))
+            await wait(zalo, lambda c, n=n: said()[n - 1:])
+        [post] = await wait(tg, lambda c: in_group(tg, "Người dân cần gặp cán bộ"))
+        hid = int(post["_shown"].split("#")[1].split(")")[0])
+
+        # the citizen's screenshot goes into the thread as a photo; the citizen is reminded
+        shot = "https://photo-stal-2.zdn.vn/abc/loi-vneid.jpg"
+        zalo.push(zalo.image_update(citizen, shot, caption="Máy báo thế này, SĐT tôi 0912345678"))
+        [photo] = await wait(tg, lambda c: tg.photos_to(COMMUNE_CHAT))
+        assert photo["photo"] == shot and photo["reply_parameters"]["message_id"] == post["_message_id"]
+        assert photo["_shown"] == say.HANDOFF_PHOTO_FROM_CITIZEN.format(
+            hid=hid, caption=":\nMáy báo thế này, SĐT tôi 0912345678")  # in full to the team
+        await wait(zalo, lambda c: said()[5:])
+        assert said()[5] == replies.HANDOFF_PHOTO_REMINDER
+
+        # a link Telegram cannot fetch still reaches the team, as the link
+        zalo.push(zalo.image_update(citizen, "https://photo-stal-2.zdn.vn/abc/b.jpg"))
+        tg.unreachable.add("https://photo-stal-2.zdn.vn/abc/b.jpg")
+        await wait(tg, lambda c: in_group(tg, "https://photo-stal-2.zdn.vn/abc/b.jpg"))
+
+        # a member's photo cannot go to Zalo (its Bot API sends only links): the member is told
+        tg.push(tg.photo_update(COMMUNE_CHAT, "Bạn làm theo ảnh này", user_id=COMMUNE_MEMBER,
+                                reply_to_message=tg.sent[photo["_message_id"]]))
+        await wait(tg, lambda c: in_group(tg, say.HANDOFF_PHOTO_UNSUPPORTED.format(hid=hid, channel="Zalo")))
+        # replying to the photo (a caption, no text) is replying in the thread
+        tg.push(tg.text_update(COMMUNE_CHAT, "Bạn gỡ ứng dụng rồi cài lại nhé.", user_id=COMMUNE_MEMBER,
+                               reply_to_message=tg.sent[photo["_message_id"]]))
+        await wait(zalo, lambda c: [t for t in said() if "cài lại" in t])
+        assert not zalo.photos_to(citizen)
+        assert said()[-3:] == [replies.HANDOFF_PHOTO_REMINDER, replies.HANDOFF_TAKEN.format(name="Dân"),
+                               replies.HANDOFF_FROM_MEMBER.format(name="Dân", text="Bạn gỡ ứng dụng rồi cài lại nhé.")]
+    stored = _stored(env, hid)
+    assert [(d, k) for d, k, *_ in stored] == [("in", "photo"), ("in", "photo"), ("out", "text")]
+    assert "0912345678" not in stored[0][2] and "Máy báo thế này" in stored[0][2]  # redacted caption
+    assert all(media is None for *_, media in stored)  # no photo reference kept
+
+
+async def test_photos_flow_both_ways_for_a_telegram_citizen(env, apis):
+    tg, _ = apis
+    citizen = new_chat_id()
+    shown = lambda: [m["_shown"] for m in tg.messages_to(citizen)]  # noqa: E731
+    async with running(env):
+        tg.push(tg.photo_update(citizen))  # no hand-off: the bot reads text only
+        await wait(tg, lambda c: shown())
+        assert shown() == [replies.TEXT_ONLY]
+        tg.push(tg.text_update(citizen, "/canbo"))
+        await wait(tg, lambda c: shown()[1:])
+        tg.push(tg.text_update(citizen, "Không đăng nhập được Cổng dịch vụ công"))
+        await wait(tg, lambda c: shown()[2:])
+        [post] = await wait(tg, lambda c: in_group(tg, "Người dân cần gặp cán bộ", REVIEW_CHAT))
+        hid = int(post["_shown"].split("#")[1].split(")")[0])
+
+        sent = tg.photo_update(citizen, "Lỗi như ảnh")
+        largest = sent["message"]["photo"][-1]["file_id"]
+        tg.push(sent)
+        [photo] = await wait(tg, lambda c: tg.photos_to(REVIEW_CHAT))
+        assert photo["photo"] == largest and photo["reply_parameters"]["message_id"] == post["_message_id"]
+        assert photo["_shown"] == say.HANDOFF_PHOTO_FROM_CITIZEN.format(hid=hid, caption=":\nLỗi như ảnh")
+        await wait(tg, lambda c: shown()[3:])
+        assert shown()[3] == replies.HANDOFF_PHOTO_REMINDER
+
+        # the member answers with a photo of the right screen: the citizen gets it, signed
+        answer = tg.photo_update(REVIEW_CHAT, "Bấm vào đây nhé", user_id=REVIEWER,
+                                 reply_to_message=tg.sent[photo["_message_id"]])
+        tg.push(answer)
+        [back] = await wait(tg, lambda c: tg.photos_to(citizen))
+        assert back["photo"] == answer["message"]["photo"][-1]["file_id"]
+        assert back["_shown"] == replies.HANDOFF_FROM_MEMBER.format(name="Dân", text="Bấm vào đây nhé")
+        await wait(tg, lambda c: in_group(tg, say.HANDOFF_SENT, REVIEW_CHAT))
+        assert shown()[4] == replies.HANDOFF_TAKEN.format(name="Dân")  # replying took it
+    assert [(d, k, t, o) for d, k, t, o, _ in _stored(env, hid)] == [
+        ("in", "photo", "Lỗi như ảnh", "sent"), ("out", "photo", "Bấm vào đây nhé", "sent")]
+
+
+async def test_the_worker_sends_a_failed_photo_again_and_then_forgets_its_reference(rig):
+    from bot.outbound import Photo
+
+    view = rig.store.open("zalo", "k1", "chat-1", None, "VNeID báo đang xử lý")
+    rig.store.take(view.id, 7, "Lan")
+    shot = Photo("link", "https://example.org/huong-dan.jpg")
+    rig.sender.outcomes = [("retry", "zalo: Zalo API error 502")]
+    relayed = await rig.service.relay_photo_out(view.id, 7, "Lan", shot, "")
+    assert relayed is not None and relayed.result.outcome == "retry"
+    with rig.store._s() as s:
+        assert s.execute(text("select media from handoff_messages where direction = 'out'")).scalar() == \
+            "link:https://example.org/huong-dan.jpg"
+    await rig.service.sweep()
+    assert rig.sender.photos == [("chat-1", shot.ref, "👤 Lan (tổ công nghệ số cộng đồng):")]
+    assert _relays(rig, view.id) == [("out", "photo", "sent", None)]
+    with rig.store._s() as s:
+        assert s.execute(text("select media from handoff_messages where direction = 'out'")).scalar() is None
+    # a Telegram photo cannot go to a Zalo citizen: nothing is stored or sent
+    refused = await rig.service.relay_photo_out(view.id, 7, "Lan", Photo("telegram", "AgAC-1"), "")
+    assert refused is not None and refused.unsupported and len(_relays(rig, view.id)) == 1

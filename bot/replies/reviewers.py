@@ -75,3 +75,7 @@ HANDOFF_NO_ANSWER = "#{hid} chưa có câu trả lời nào của cán bộ đ�
 HANDOFF_LINKED = "📚 Đã thêm “{summary}” thành cách hỏi khác của mục {faq_id}; bot sẽ tự cập nhật sau ít giây."
 HANDOFF_PROMOTED = "📚 Đã thêm #{hid} thành câu hỏi thường gặp mới: {faq_id}. Bot sẽ tự cập nhật sau ít giây."
 CHANNEL_NAMES.update({"web": "trò chuyện trên web"})
+HANDOFF_PHOTO_UNSUPPORTED = (
+    "⚠️ #{hid}: người dân dùng {channel}, kênh này không nhận được ảnh gửi từ nhóm. "
+    "Bạn hãy mô tả bằng chữ nhé."
+)

@@ -37,6 +37,7 @@ ALLOWED_TAGS = {
 }
 NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 MAX_TEXT = 4096
+MAX_CAPTION = 1024
 MAX_CALLBACK_DATA = 64
 
 
@@ -104,6 +105,9 @@ class FakeTelegramAPI(FakeBotAPI):
         self._message_ids = itertools.count(1000)
         self.sent: dict[int, dict] = {}  # message_id -> message the bot sent
         self.webhook: dict[str, Any] = {}
+        self.files: set[str] = set()  # file ids of photos this bot has seen or sent
+        self.unreachable: set[str] = set()  # links Telegram cannot fetch (sendPhoto answers 400)
+        self._file_ids = itertools.count(1)
 
     @property
     def base_url(self) -> str:
@@ -174,6 +178,8 @@ class FakeTelegramAPI(FakeBotAPI):
             with self.cond:
                 self.sent[message["message_id"]] = message
             return self.ok(message)
+        if method == "sendPhoto":
+            return self._send_photo(params)
         if method in ("sendChatAction", "answerCallbackQuery"):
             return self.ok(True)
         if method == "editMessageReplyMarkup":
@@ -235,6 +241,44 @@ class FakeTelegramAPI(FakeBotAPI):
         params["_shown"] = shown  # the text as the citizen sees it
         return self.ok(message)
 
+    def _photo_sizes(self) -> list[dict]:
+        """A photo as Telegram gives it: several sizes, the largest last, each with its file id."""
+        n = next(self._file_ids)
+        sizes = [{"file_id": f"AgACAgIAAxk-{n}-{w}", "file_unique_id": f"AQAD{n}{w}", "width": w,
+                  "height": w * 3 // 4, "file_size": w * 90} for w in (90, 320, 1280)]
+        with self.cond:
+            self.files.update(size["file_id"] for size in sizes)
+        return sizes
+
+    def _send_photo(self, params: dict[str, Any]) -> tuple[int, dict]:
+        photo = params.get("photo")
+        if not isinstance(photo, str) or not photo:
+            return self.error(400, "Bad Request: there is no photo in the request")
+        if photo.startswith(("http://", "https://")):
+            if photo in self.unreachable:
+                return self.error(400, "Bad Request: wrong file identifier/HTTP URL specified")
+        elif photo not in self.files:
+            return self.error(400, "Bad Request: wrong file identifier/HTTP URL specified")
+        caption = params.get("caption", "")
+        if caption and params.get("parse_mode") == "HTML":
+            try:
+                caption = parse_html(caption)
+            except ValueError as exc:
+                return self.error(400, f"Bad Request: can't parse entities: {exc}")
+        if utf16_len(caption) > MAX_CAPTION:
+            return self.error(400, "Bad Request: message caption is too long")
+        chat_id = int(params["chat_id"])
+        message = {"message_id": next(self._message_ids), "date": int(time.time()),
+                   "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"}, "from": self.BOT,
+                   "photo": self._photo_sizes()}
+        if caption:
+            message["caption"] = caption
+        with self.cond:
+            self.sent[message["message_id"]] = message
+        params["_message_id"] = message["message_id"]
+        params["_shown"] = caption
+        return self.ok(message)
+
     # -- building updates ---------------------------------------------------------------------
 
     def push(self, update: dict) -> dict:
@@ -274,6 +318,13 @@ class FakeTelegramAPI(FakeBotAPI):
             fields["entities"] = entities
         return self.message_update(chat_id, user_id, text=text, **fields)
 
+    def photo_update(self, chat_id: int, caption: str | None = None, user_id: int | None = None,
+                     **fields: Any) -> dict:
+        """A photo message (the file ids become known to the fake, as Telegram's are to the bot)."""
+        if caption:
+            fields["caption"] = caption
+        return self.message_update(chat_id, user_id, photo=self._photo_sizes(), **fields)
+
     def mention_update(self, chat_id: int, text: str, user_id: int | None = None) -> dict:
         """A group message that mentions the bot at the start: `@troly_so_bot <text>`."""
         mention = f"@{self.BOT['username']}"
@@ -303,6 +354,12 @@ class FakeTelegramAPI(FakeBotAPI):
                 c.params for c in self.calls
                 if c.method == "sendMessage" and c.status == 200 and int(c.params["chat_id"]) == chat_id
             ]
+
+    def photos_to(self, chat_id: int) -> list[dict]:
+        """sendPhoto calls that succeeded for a chat, oldest first (`_shown`: the caption shown)."""
+        with self.cond:
+            return [c.params for c in self.calls
+                    if c.method == "sendPhoto" and c.status == 200 and int(c.params["chat_id"]) == chat_id]
 
     def documents_to(self, chat_id: int) -> list[str]:
         """File names of the sendDocument calls that succeeded for a chat, oldest first."""

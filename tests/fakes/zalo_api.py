@@ -86,6 +86,15 @@ class FakeZaloAPI(FakeBotAPI):
             if not isinstance(text, str) or not 1 <= len(text) <= MAX_TEXT:
                 return self.error(400, "Bad Request: text must be 1-2000 characters")
             return self.ok({"message_id": secrets.token_hex(16), "date": _ms()})
+        if method == "sendPhoto":
+            photo, caption = params.get("photo"), params.get("caption", "")
+            if not params.get("chat_id"):
+                return self.error(400, "Bad Request: chat_id is required")
+            if not isinstance(photo, str) or not photo.startswith("https://"):
+                return self.error(400, "Bad Request: photo must be an https URL")
+            if not isinstance(caption, str) or len(caption) > MAX_TEXT:
+                return self.error(400, "Bad Request: caption must be at most 2000 characters")
+            return self.ok({"message_id": secrets.token_hex(16), "date": _ms()})
         if method == "sendChatAction":
             return self.ok(True)
         return self.error(404, "Not Found")
@@ -134,8 +143,11 @@ class FakeZaloAPI(FakeBotAPI):
     def text_update(self, chat_id: str, text: str, message_id: str | None = None) -> dict:
         return self.update(chat_id, "message.text.received", message_id, text=text)
 
-    def image_update(self, chat_id: str) -> dict:
-        return self.update(chat_id, "message.image.received", photo_url="https://example.org/a.jpg")
+    def image_update(self, chat_id: str, url: str = "https://example.org/a.jpg", caption: str | None = None) -> dict:
+        fields: dict[str, Any] = {"photo_url": url}
+        if caption:
+            fields["caption"] = caption
+        return self.update(chat_id, "message.image.received", **fields)
 
     def sticker_update(self, chat_id: str) -> dict:
         return self.update(chat_id, "message.sticker.received", sticker="abc")
@@ -158,3 +170,9 @@ class FakeZaloAPI(FakeBotAPI):
                 c.params["text"] for c in self.calls
                 if c.method == "sendMessage" and c.status == 200 and c.params.get("chat_id") == chat_id
             ]
+
+    def photos_to(self, chat_id: str) -> list[tuple[str, str]]:
+        """(photo link, caption) of the sendPhoto calls that succeeded for a chat, oldest first."""
+        with self.cond:
+            return [(c.params["photo"], c.params.get("caption", "")) for c in self.calls
+                    if c.method == "sendPhoto" and c.status == 200 and c.params.get("chat_id") == chat_id]

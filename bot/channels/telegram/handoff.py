@@ -42,6 +42,7 @@ from bot.channels.telegram.review import VIETNAM, Authorizer, _short
 from bot.channels.telegram.sender import CHANNEL, TelegramSender, keyboard
 from bot.config import Settings
 from bot.handoff import HandoffService, HandoffView
+from bot.outbound import Photo
 from bot.replies import reviewers as say
 from bot.retrieval import Index
 from bot.types import Message
@@ -54,7 +55,7 @@ log = logging.getLogger(__name__)
 PREFIX, ASK = "ho", "hc"
 TAKE, PROVINCE, END, LINK, PICK, PROMOTE = "t", "p", "e", "l", "k", "m"
 CANDIDATES = 3
-THREAD_MARKS = (say.HANDOFF_TITLE[:2], say.HANDOFF_FROM_CITIZEN[:2])  # "🙋", "💬"
+THREAD_MARKS = (say.HANDOFF_TITLE[:2], say.HANDOFF_FROM_CITIZEN[:2], say.HANDOFF_PHOTO_FROM_CITIZEN[:2])  # 🙋 💬 🖼
 LOOKUPS, LOOKUP_PAUSE = 20, 0.1
 
 
@@ -116,6 +117,24 @@ class TelegramDesk:
     async def relay(self, view: HandoffView, text: str, posts: Mapping[int, int]) -> list[tuple[int, int]]:
         return await self._to_groups(view, say.HANDOFF_FROM_CITIZEN.format(hid=view.id, text=text), posts)
 
+    async def relay_photo(self, view: HandoffView, photo: Photo, caption: str,
+                          posts: Mapping[int, int]) -> list[tuple[int, int]]:
+        """The citizen's photo into each group's thread. A link Telegram cannot fetch (Zalo's)
+        goes as a text message with the link instead."""
+        text = say.HANDOFF_PHOTO_FROM_CITIZEN.format(hid=view.id, caption=f":\n{caption}" if caption else "")
+        done: list[tuple[int, int]] = []
+        for chat in self.chats(view.commune):
+            result = await self.sender.send_photo(chat, photo, text, reply_to=posts.get(chat))
+            if result.outcome == "refused" and photo.source == "link":
+                log.info("handoff #%s: Telegram did not take the photo's link (%s); sending the link", view.id,
+                         result.problem)
+                result = await self.sender.send(chat, f"{text}\n{photo.ref}", reply_to=posts.get(chat))
+            if result.ok and result.message_ids:
+                done.extend((chat, int(m)) for m in result.message_ids)
+            else:
+                log.warning("handoff #%s: photo not delivered to chat %s: %s", view.id, chat, result.problem)
+        return done
+
     async def notice(self, view: HandoffView, text: str, posts: Mapping[int, int]) -> list[tuple[int, int]]:
         return await self._to_groups(view, text, posts)
 
@@ -153,9 +172,11 @@ class HandoffHandlers:
         return [
             CallbackQueryHandler(self.on_button, pattern=rf"^{PREFIX}:"),
             CallbackQueryHandler(self.on_ask, pattern=rf"^{ASK}:\d*$"),
-            MessageHandler(filters.UpdateType.MESSAGE & filters.ChatType.GROUPS & filters.TEXT & filters.REPLY,
-                           self.on_member_text),
+            MessageHandler(filters.UpdateType.MESSAGE & filters.ChatType.GROUPS & (filters.TEXT | filters.PHOTO)
+                           & filters.REPLY, self.on_member_text),
             MessageHandler(filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE & filters.TEXT, self.on_citizen),
+            MessageHandler(filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE & filters.PHOTO,
+                           self.on_citizen_photo),
         ]
 
     # -- citizens ---------------------------------------------------------------------------------
@@ -173,6 +194,20 @@ class HandoffHandlers:
         out = await self.service.on_citizen(self._message(update, message.text))
         if out is None:
             return  # not a hand-off matter: the next handlers decide
+        for text in out:
+            await self._send(message.chat_id, text)
+        raise ApplicationHandlerStop
+
+    async def on_citizen_photo(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A photo during an open hand-off goes to the team (by its file id); otherwise the
+        citizens' handlers answer it (text only)."""
+        message = update.effective_message
+        if message is None or not message.photo:
+            return
+        photo = Photo("telegram", message.photo[-1].file_id)  # the largest size
+        out = await self.service.on_citizen(self._message(update, (message.caption or "").strip()), photo=photo)
+        if out is None:
+            return
         for text in out:
             await self._send(message.chat_id, text)
         raise ApplicationHandlerStop
@@ -209,16 +244,21 @@ class HandoffHandlers:
             log.info("handoff #%s: refused a reply from user %s", hid, user.id)
             await self._reply(message, say.REFUSED, hid)
             raise ApplicationHandlerStop
-        text = (message.text or "").strip()
-        command = commands.match(text)
+        text = (message.text or message.caption or "").strip()
+        command = commands.match(text) if not message.photo else None
         if not view.open:
             await self._reply(message, say.HANDOFF_CLOSED_ALREADY.format(hid=hid), hid)
         elif command is not None and command.name == "end":
             await self._end(hid, user, message.chat_id, replied.message_id)
         else:
-            relayed = await self.service.relay_out(hid, user.id, _first_name(user), text)
+            relayed = (await self.service.relay_photo_out(hid, user.id, _first_name(user),
+                                                          Photo("telegram", message.photo[-1].file_id), text)
+                       if message.photo else await self.service.relay_out(hid, user.id, _first_name(user), text))
             if relayed is None:
                 await self._reply(message, say.HANDOFF_CLOSED_ALREADY.format(hid=hid), hid)
+            elif relayed.unsupported:
+                await self._reply(message, say.HANDOFF_PHOTO_UNSUPPORTED.format(
+                    hid=hid, channel=say.CHANNEL_NAMES.get(relayed.view.channel, relayed.view.channel)), hid)
             elif relayed.result.outcome == "sent":
                 await self._reply(message, say.HANDOFF_SENT, hid)
             elif relayed.result.outcome == "retry":
@@ -235,7 +275,7 @@ class HandoffHandlers:
         store = self.service.store
         for _ in range(LOOKUPS):
             hid = await asyncio.to_thread(store.by_group_message, chat, replied.message_id)
-            if hid is not None or not (replied.text or "").startswith(THREAD_MARKS):
+            if hid is not None or not (replied.text or replied.caption or "").startswith(THREAD_MARKS):
                 return hid
             await asyncio.sleep(LOOKUP_PAUSE)
         return None

@@ -29,7 +29,7 @@ from telegram.ext import BaseRateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 
 from bot.channels.render import TELEGRAM_LIMIT, split_message
-from bot.outbound import RetryPolicy, SendResult
+from bot.outbound import Photo, RetryPolicy, SendResult
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ CHANNEL = "telegram"
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 MESSAGES_PER_SECOND = 30  # Telegram: "no more than 30 messages per second" for one bot
 GROUP_MESSAGES_PER_MINUTE = 20  # Telegram: "no more than 20 messages per minute" in one group
+CAPTION_LIMIT = 1024  # Telegram: a photo's caption, after entity parsing
 CONNECTIONS = 256  # as python-telegram-bot's ApplicationBuilder sets for a bot
 
 
@@ -230,6 +231,30 @@ class TelegramSender:
         except (InvalidToken, TelegramError) as exc:
             return SendResult("retry", f"telegram: {type(exc).__name__}: {exc}", tuple(ids))
         return SendResult("sent", "", tuple(ids))
+
+    async def send_photo(self, chat_id: int | str, photo: Photo, caption: str = "", *,
+                         reply_to: int | None = None) -> SendResult:
+        """Send a photo by reference (a Telegram file id of this bot, or a link Telegram fetches)
+        with a plain-text caption; a caption over Telegram's limit follows as a text message."""
+        target: int | str = int(chat_id) if str(chat_id).lstrip("-").isdigit() else chat_id
+        short = telegram_length(caption) <= CAPTION_LIMIT
+        try:
+            await self._connect()
+            sent = await self.bot.send_photo(
+                target, photo.ref,
+                caption=html.escape(caption, quote=False) if caption and short else None,
+                parse_mode=ParseMode.HTML,
+                reply_parameters=ReplyParameters(reply_to, allow_sending_without_reply=True)
+                if reply_to is not None else None,
+            )
+        except (Forbidden, BadRequest) as exc:  # blocked, or a file id / link Telegram cannot use
+            return SendResult("refused", f"telegram: {exc}")
+        except (InvalidToken, TelegramError) as exc:
+            return SendResult("retry", f"telegram: {type(exc).__name__}: {exc}")
+        if short:
+            return SendResult("sent", "", (str(sent.message_id),))
+        rest = await self.send(target, caption, reply_to=sent.message_id)
+        return SendResult(rest.outcome, rest.problem, (str(sent.message_id), *rest.message_ids))
 
     async def send_document(self, chat_id: int | str, path: Path, caption: str = "") -> SendResult:
         """Send a file (a report) with an optional plain-text caption."""

@@ -27,6 +27,7 @@ from bot.channels import common
 from bot.channels.render import numbered, reply_text
 from bot.channels.zalo.client import CHANNEL, Incoming, ZaloError, parse_update
 from bot.channels.zalo.sender import ZaloSender
+from bot.outbound import Photo
 from bot.quiz import ROUND_TTL, Quiz, Step, topic_of
 from bot.replies import citizens as replies
 from bot.state import MemoryStateStore, StateStore
@@ -260,6 +261,15 @@ class ZaloChannel:
 
     async def _route(self, incoming: Incoming) -> None:
         chat_id = incoming.chat_id
+        if incoming.photo and self.handoff is not None:  # a photo is relayed during an open hand-off
+            caption = unicodedata.normalize("NFC", incoming.text).strip()
+            out = await self.handoff.on_citizen(
+                Message(text=caption, channel=CHANNEL, user_id=incoming.user_id, chat_id=chat_id),
+                photo=Photo("link", incoming.photo))
+            if out is not None:
+                for reply in out:
+                    await self._send(chat_id, reply)
+                return
         if not incoming.is_text or not incoming.text.strip():
             await self._send(chat_id, replies.TEXT_ONLY)
             return

@@ -132,6 +132,13 @@ class ZaloClient:
         """Send one message of at most 2000 characters (`ZaloSender` splits longer text)."""
         return await self.call("sendMessage", {"chat_id": chat_id, "text": text})
 
+    async def send_photo(self, chat_id: str, photo: str, caption: str = "") -> Any:
+        """Send a photo by its public https link (the Bot API takes no upload), caption <= 2000."""
+        payload = {"chat_id": chat_id, "photo": photo}
+        if caption:
+            payload["caption"] = caption
+        return await self.call("sendPhoto", payload)
+
     async def send_chat_action(self, chat_id: str, action: str = "typing") -> Any:
         return await self.call("sendChatAction", {"chat_id": chat_id, "action": action})
 
@@ -172,6 +179,7 @@ class Incoming:
     chat_id: str
     user_id: str
     text: str
+    photo: str = ""  # the link of an image (message.image.received)
 
     @property
     def is_text(self) -> bool:
@@ -193,12 +201,17 @@ def parse_update(body: Any) -> Incoming | None:
     if not chat_id:
         return None
     text = message.get("text")
+    if not isinstance(text, str) or not text:
+        text = message.get("caption")
+    photo = next((v for v in (message.get("photo_url"), message.get("photo"), message.get("url"))
+                  if isinstance(v, str) and v.startswith("https://")), "")
     return Incoming(
         event=str(body.get("event_name") or ""),
         message_id=str(message.get("message_id") or ""),
         chat_id=chat_id,
         user_id=str(sender.get("id") or chat_id),
         text=text if isinstance(text, str) else "",
+        photo=photo,
     )
 
 

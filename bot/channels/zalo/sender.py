@@ -16,7 +16,7 @@ from aiolimiter import AsyncLimiter
 
 from bot.channels.render import ZALO_LIMIT, split_message
 from bot.channels.zalo.client import CHANNEL, DEFAULT_BASE_URL, ZaloClient, ZaloError
-from bot.outbound import RetryPolicy, SendResult
+from bot.outbound import Photo, RetryPolicy, SendResult
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,27 @@ class ZaloSender:
             message_id = result.get("message_id") if isinstance(result, dict) else None
             ids.append(str(message_id or ""))
         return SendResult("sent", "", tuple(ids))
+
+    async def send_photo(self, chat_id: str, photo: Photo, caption: str = "") -> SendResult:
+        """Send a photo. The Bot API's sendPhoto takes only a public https link (no upload), so a
+        Telegram photo (a file id) cannot be sent: `refused`. A caption over the limit follows as text."""
+        if not chat_id:
+            return SendResult("refused", "zalo: no chat to answer")
+        if photo.source != "link" or not photo.ref.startswith("https://"):
+            return SendResult("refused", "zalo: the Bot API sends photos only from a public https link")
+        short = len(caption) <= ZALO_LIMIT
+        await self._limit.acquire()
+        try:
+            result = await self.client.send_photo(chat_id, photo.ref, caption if short else "")
+        except ZaloError as exc:
+            if 400 <= exc.code < 500 and exc.code not in (408, 429):
+                return SendResult("refused", f"zalo: {exc}")
+            return SendResult("retry", f"zalo: {exc}")
+        message_id = result.get("message_id") if isinstance(result, dict) else None
+        if short:
+            return SendResult("sent", "", (str(message_id or ""),))
+        rest = await self.send_text(chat_id, caption)
+        return SendResult(rest.outcome, rest.problem, (str(message_id or ""), *rest.message_ids))
 
     async def typing(self, chat_id: str) -> None:
         """The typing indicator: a nicety, never blocking or failing the answer."""
