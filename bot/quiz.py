@@ -17,12 +17,16 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.replies import citizens as replies
 from indexer.faq import CATEGORIES
 from indexer.quiz import QuizQuestion, load_quiz
 from indexer.text import clean, fold
+
+if TYPE_CHECKING:
+    from bot.state import StateStore
+    from bot.types import Reply
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +34,8 @@ ROUND_SIZE = 5
 OFFER_SIZE = 3
 ROUND_TTL = 30 * 60.0  # a half-finished round expires after 30 minutes
 READ_MORE = 3  # FAQ entries suggested at the end
+OFFER_SLOT = "quiz_offer"  # state slot: the offer after an FAQ answer was made today
+OFFER_TTL = 24 * 3600.0  # at most one offer a day per citizen
 
 
 class QuizBank:
@@ -107,13 +113,34 @@ def topic_of(text: str) -> str | None:
 
 
 class Quiz:
-    """Starts rounds and scores answers over a `QuizBank`; `faq_question` names an FAQ entry."""
+    """Starts rounds and scores answers over a `QuizBank`; `faq_question` names an FAQ entry,
+    `faq_topic` gives its category (for the offer after an FAQ answer; None: no offers)."""
 
     def __init__(self, bank: QuizBank, faq_question: Callable[[str], str | None],
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, *,
+                 faq_topic: Callable[[str], str | None] | None = None) -> None:
         self.bank = bank
         self.faq_question = faq_question
+        self.faq_topic = faq_topic
         self.rng = rng or random.Random()
+
+    def offer(self, state: StateStore, channel: str, user_key: str, reply: Reply) -> str | None:
+        """The topic to offer a short round on after `reply`, or None. Only after an FAQ answer
+        whose category has questions, and at most once a day per citizen: the offer is noted in
+        the state store (slot `OFFER_SLOT`, one-day expiry) whether or not it is taken."""
+        if self.faq_topic is None or reply.kind != "faq" or not reply.faq_id:
+            return None
+        topic = self.faq_topic(reply.faq_id)
+        if not topic or not self.bank.questions(topic):
+            return None
+        if state.get(channel, user_key, OFFER_SLOT) is not None:
+            return None
+        state.put(channel, user_key, OFFER_SLOT, {"topic": topic}, OFFER_TTL)
+        return topic
+
+    def start_offer(self, topic: str) -> Step | None:
+        """The short round the offer starts (never counted in a contest)."""
+        return self.start(topic, size=OFFER_SIZE, kind="offer")
 
     def start(self, topic: str | None = None, size: int = ROUND_SIZE, kind: str = "round") -> Step | None:
         """A new round (None when there are no questions on that topic)."""

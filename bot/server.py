@@ -319,7 +319,11 @@ def build_quiz(settings: Settings, assistant: Assistant) -> Quiz:
         target = assistant.index.target(faq_id)
         return target.question if target is not None and target.kind == "faq" else None
 
-    return Quiz(QuizBank(settings.quiz), faq_question)
+    def faq_topic(faq_id: str) -> str | None:
+        target = assistant.index.target(faq_id)
+        return target.category if target is not None and target.kind == "faq" else None
+
+    return Quiz(QuizBank(settings.quiz), faq_question, faq_topic=faq_topic)
 
 
 def build_channels(settings: Settings, assistant: Assistant, metrics: Metrics) -> list[Channel]:

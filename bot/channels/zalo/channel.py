@@ -71,11 +71,13 @@ class _Chat:
     commune: list[tuple[str, str]] | None = None
     quiz: dict[str, Any] | None = None  # the quiz round being played (bot.quiz)
     erase: bool = False  # "xóa dữ liệu của tôi" asked: waiting for "xóa" / "không"
+    offer: str | None = None  # the topic of "Thử 3 câu đố?" after an FAQ answer: "thử" starts it
     outbox: list[str] = field(default_factory=list)  # replies, sent once the new state is saved
+    user_key: str = ""  # the citizen's hashed id (not saved: the state is keyed by it)
 
     def prompt(self) -> dict[str, Any] | None:
         if (self.choices is None and self.feedback_log_id is None and self.commune is None
-                and self.quiz is None and not self.erase):
+                and self.quiz is None and not self.erase and self.offer is None):
             return None
         choices = None
         if self.choices is not None:
@@ -83,7 +85,7 @@ class _Chat:
                        "log_id": self.choices.log_id}
         commune = None if self.commune is None else [list(o) for o in self.commune]
         return {"choices": choices, "feedback": self.feedback_log_id, "commune": commune, "quiz": self.quiz,
-                "erase": self.erase}
+                "erase": self.erase, "offer": self.offer}
 
     @classmethod
     def of(cls, prompt: dict[str, Any] | None, greeted: bool) -> _Chat:
@@ -94,8 +96,9 @@ class _Chat:
         commune = prompt.get("commune")
         options = [(str(a), str(b)) for a, b in commune] if isinstance(commune, list) else None
         quiz = prompt.get("quiz")
+        offer = prompt.get("offer")
         return cls(choices, prompt.get("feedback"), greeted, options, quiz if isinstance(quiz, dict) else None,
-                   bool(prompt.get("erase")))
+                   bool(prompt.get("erase")), offer if isinstance(offer, str) else None)
 
 
 def _words(text: str) -> str:
@@ -273,7 +276,8 @@ class ZaloChannel:
                 return
         user_key = self.assistant.user_key(CHANNEL, incoming.user_id)
         was = await asyncio.to_thread(self._load, user_key)
-        chat = _Chat(was.choices, was.feedback_log_id, was.greeted, was.commune, was.quiz, was.erase)
+        chat = _Chat(was.choices, was.feedback_log_id, was.greeted, was.commune, was.quiz, was.erase, was.offer,
+                     user_key=user_key)
         try:
             await self._answer(chat, incoming)
             if chat.quiz is not None and (chat.choices is not None or chat.commune is not None):
@@ -305,6 +309,9 @@ class ZaloChannel:
             return  # the message answered the commune prompt (else it falls through)
         if chat.quiz is not None and number and self._quiz_answer(chat, int(number.group(1))):
             return  # a number answering the open quiz question
+        if chat.offer is not None and words in replies.QUIZ_OFFER_WORDS:  # "thử": the offer is taken
+            self._quiz_start(chat, text, chat.offer)
+            return
 
         confirming = chat.choices is not None and chat.choices.kind == "clarify" and len(chat.choices.options) == 1
         if number and chat.choices:
@@ -353,15 +360,16 @@ class ZaloChannel:
 
     # -- quiz rounds ---------------------------------------------------------------------------
 
-    def _quiz_start(self, chat: _Chat, text: str) -> None:
+    def _quiz_start(self, chat: _Chat, text: str, offer: str | None = None) -> None:
+        """A round from "thi" / "/quiz [topic]", or the short one of the offer (`offer`: its topic)."""
         if self.quiz is None:
             chat.outbox.append(replies.QUIZ_OFF)
             return
-        step = self.quiz.start(topic_of(text))
+        step = self.quiz.start_offer(offer) if offer is not None else self.quiz.start(topic_of(text))
         if step is None:
             chat.outbox.append(replies.QUIZ_NONE)
             return
-        chat.choices, chat.feedback_log_id, chat.commune = None, None, None
+        chat.choices, chat.feedback_log_id, chat.commune, chat.offer = None, None, None, None
         self._quiz_step(chat, step)
 
     def _quiz_answer(self, chat: _Chat, number: int) -> bool:
@@ -471,7 +479,7 @@ class ZaloChannel:
         await self._send_reply(chat, chat_id, reply, keep_choices=True)
 
     async def _send_reply(self, chat: _Chat, chat_id: str, reply: Reply, keep_choices: bool = False) -> None:
-        chat.feedback_log_id = None
+        chat.feedback_log_id, chat.offer = None, None
         if not keep_choices:
             chat.choices = None
         if reply.kind == "clarify" and reply.suggestions:
@@ -482,6 +490,11 @@ class ZaloChannel:
         elif reply.kind in ("faq", "knowledge") and reply.log_id is not None:
             chat.feedback_log_id = reply.log_id
             text = f"{reply_text(reply)}\n\n{replies.ZALO_FEEDBACK_HINT}"
+            if self.quiz is not None and chat.user_key:  # "Thử 3 câu đố?" at most once a day
+                topic = await asyncio.to_thread(self.quiz.offer, self.state, CHANNEL, chat.user_key, reply)
+                if topic is not None:
+                    chat.offer = topic
+                    text += f"\n{replies.QUIZ_ZALO_OFFER}"
         else:
             text = reply_text(reply)
         chat.outbox.append(text or replies.SORRY_ERROR)
