@@ -25,6 +25,7 @@ from indexer.quiz import QuizQuestion, load_quiz
 from indexer.text import clean, fold
 
 if TYPE_CHECKING:
+    from bot.contests import ContestBook
     from bot.state import StateStore
     from bot.types import Reply
 
@@ -93,6 +94,7 @@ class Step:
     state: dict[str, Any] | None = None  # the new round state; None when the round is over
     read_more: list[tuple[str, str]] = field(default_factory=list)  # (faq id, question) at the end
     index: int = 0  # the position of the question asked (for Telegram's button data)
+    result: dict[str, Any] | None = None  # the finished round's last state (kind, contest, score, ids)
 
     @property
     def done(self) -> bool:
@@ -118,10 +120,17 @@ class Quiz:
 
     def __init__(self, bank: QuizBank, faq_question: Callable[[str], str | None],
                  rng: random.Random | None = None, *,
-                 faq_topic: Callable[[str], str | None] | None = None) -> None:
+                 faq_topic: Callable[[str], str | None] | None = None,
+                 contests: ContestBook | None = None,
+                 recorder: Callable[[str, str, str, int, int], str] | None = None) -> None:
+        """`contests`: the running contest (bot.contests) draws full rounds from its topics;
+        `recorder(channel, user_key, contest, score, total)` records a finished contest round and
+        says "counted", "no_commune", "already" or "failed"."""
         self.bank = bank
         self.faq_question = faq_question
         self.faq_topic = faq_topic
+        self.contests = contests
+        self.recorder = recorder
         self.rng = rng or random.Random()
 
     def offer(self, state: StateStore, channel: str, user_key: str, reply: Reply) -> str | None:
@@ -143,8 +152,14 @@ class Quiz:
         return self.start(topic, size=OFFER_SIZE, kind="offer")
 
     def start(self, topic: str | None = None, size: int = ROUND_SIZE, kind: str = "round") -> Step | None:
-        """A new round (None when there are no questions on that topic)."""
-        pool = self.bank.questions(topic)
+        """A new round (None when there are no questions on that topic). While a contest runs, a
+        full round without a topic (or on one of its topics) is drawn from its topics and marked
+        with its id; offers never are."""
+        contest = self.contests.running(topic) if self.contests is not None and kind == "round" else None
+        if contest is not None and topic is None:
+            pool = [q for q in self.bank.questions() if q.topic in contest.topics]
+        else:
+            pool = self.bank.questions(topic)
         if not pool:
             return None
         picked = self.rng.sample(pool, min(size, len(pool)))
@@ -158,7 +173,25 @@ class Quiz:
             intro = replies.QUIZ_INTRO_TOPIC.format(topic=CATEGORIES.get(topic, topic), n=len(picked))
         else:
             intro = replies.QUIZ_INTRO.format(n=len(picked))
+        if contest is not None:
+            state["contest"] = contest.id
+            intro += "\n" + replies.QUIZ_CONTEST_ROUND.format(title=contest.title)
         return self._ask(state, intro)
+
+    def record(self, channel: str, user_key: str, step: Step) -> str | None:
+        """Record a finished contest round; the sentence telling the citizen whether it counted
+        (None when the round was not a contest round)."""
+        final = step.result
+        contest_id = final.get("contest") if final else None
+        if final is None or not contest_id or final.get("kind") != "round" or self.recorder is None:
+            return None
+        outcome = self.recorder(channel, user_key, str(contest_id), int(final.get("score", 0)),
+                                len(final.get("ids", [])))
+        contest = self.contests.get(str(contest_id)) if self.contests is not None else None
+        title = contest.title if contest is not None else str(contest_id)
+        sentence = {"counted": replies.QUIZ_CONTEST_COUNTED, "no_commune": replies.QUIZ_CONTEST_NO_COMMUNE,
+                    "already": replies.QUIZ_CONTEST_ALREADY}.get(outcome)
+        return sentence.format(title=title) if sentence else None
 
     def answer(self, quiz: dict[str, Any], index: int, number: int) -> Step | None:
         """Score option `number` (1-based, as shown) of question `index`. None when `index` is not
@@ -216,4 +249,4 @@ class Quiz:
             if len(read_more) == READ_MORE:
                 break
         text = f"{before}\n\n{total}" if before else total
-        return Step(text, [], None, read_more)
+        return Step(text, [], None, read_more, result=state)

@@ -253,3 +253,45 @@ def test_the_offer_expires_after_a_day(spy, offered):
     assert quiz.offer(state, "zalo", "u3", Reply(question="q", kind="faq", answer="a", faq_id=other.faq_id)) is None
     now[0] += dt.timedelta(hours=24, seconds=1)
     assert quiz.offer(state, "zalo", "u1", faq) is not None
+
+
+async def test_zalo_contest_round_is_counted_once_a_day(zalo_api, spy, tmp_path):
+    """A contest running today: a round played by numbers on Zalo is recorded for the citizen's
+    commune; a second full round the same day is told it does not count."""
+    import datetime as dt
+
+    from sqlalchemy.orm import sessionmaker
+
+    from bot.contests import ContestBook, ContestRecorder, ContestResults
+    from bot.storage import make_engine, migrate
+
+    path = tmp_path / "quiz.yaml"
+    path.write_text("version: 1\nquestions:\n" + "".join(
+        QUESTION.format(n=n, topic="luadao", answer=1, faq_id="x") for n in range(6)).replace(
+        "    faq_id: x\n", ""), "utf-8")
+    today = dt.date.today()
+    (tmp_path / "contests.yaml").write_text(
+        f"version: 1\ncontests:\n  - id: thi-thu\n    title: \"Thi thử\"\n    start: {today - dt.timedelta(days=2)}\n"
+        f"    end: {today + dt.timedelta(days=2)}\n    topics: [luadao]\n", "utf-8")
+    engine = make_engine(f"sqlite:///{tmp_path / 'contest.db'}")
+    migrate(engine)
+    store = ContestResults(sessionmaker(engine, expire_on_commit=False))
+    book = ContestBook(tmp_path / "contests.yaml")
+    quiz = Quiz(QuizBank(path), lambda faq_id: None, random.Random(5), contests=book,
+                recorder=ContestRecorder(book, store, lambda channel, key: "A"))
+    api, chat = zalo_api, f"zalo{new_chat_id():x}"
+    channel = zalo_channel(spy, api, quiz=quiz)
+    await channel.start()
+    try:
+        for expected in (replies.QUIZ_CONTEST_COUNTED, replies.QUIZ_CONTEST_ALREADY):
+            [shown] = await say(api, chat, "thi")
+            assert replies.QUIZ_CONTEST_ROUND.format(title="Thi thử") in shown
+            while replies.QUIZ_ZALO_FOOTER.format(n=3) in shown:
+                options = [line[3:] for line in shown.splitlines() if line[:3] in ("1. ", "2. ", "3. ")]
+                [shown] = await say(api, chat, str(options.index(right(quiz, shown)) + 1))
+            assert replies.QUIZ_SCORE_ALL.format(score=5, n=5) in shown
+            assert expected.format(title="Thi thử") in shown
+    finally:
+        await channel.stop()
+    [(user_key, commune, _, score, total)] = store.rows("thi-thu")
+    assert (user_key, commune, score, total) == (spy.user_key("zalo", chat), "A", 5, 5)

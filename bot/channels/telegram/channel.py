@@ -539,6 +539,8 @@ class TelegramChannel:
             return
         await asyncio.to_thread(self.state.clear, CHANNEL, key, "prompt")
         text = step.text
+        if self.quiz is not None and (note := await asyncio.to_thread(self.quiz.record, CHANNEL, key, step)):
+            text += f"\n{note}"  # a contest round: counted or not
         markup = None
         if step.read_more:
             text += f"\n\n{replies.QUIZ_READ_MORE}"

@@ -307,10 +307,10 @@ class ZaloChannel:
                 return
         if chat.commune is not None and await self._commune_answer(chat, message, number):
             return  # the message answered the commune prompt (else it falls through)
-        if chat.quiz is not None and number and self._quiz_answer(chat, int(number.group(1))):
+        if chat.quiz is not None and number and await self._quiz_answer(chat, int(number.group(1))):
             return  # a number answering the open quiz question
         if chat.offer is not None and words in replies.QUIZ_OFFER_WORDS:  # "thử": the offer is taken
-            self._quiz_start(chat, text, chat.offer)
+            await self._quiz_start(chat, text, chat.offer)
             return
 
         confirming = chat.choices is not None and chat.choices.kind == "clarify" and len(chat.choices.options) == 1
@@ -328,7 +328,7 @@ class ZaloChannel:
             if command.name == "help":
                 chat.outbox.append(commands.help_text())
             elif command.name == "quiz":
-                self._quiz_start(chat, text)
+                await self._quiz_start(chat, text)
             elif command.name in ("handoff", "end"):  # only here when no hand-off is configured
                 chat.outbox.append(replies.HANDOFF_UNAVAILABLE if command.name == "handoff" else replies.HANDOFF_NONE)
             elif command.name == "commune":  # the next message is read as a commune name
@@ -360,19 +360,20 @@ class ZaloChannel:
 
     # -- quiz rounds ---------------------------------------------------------------------------
 
-    def _quiz_start(self, chat: _Chat, text: str, offer: str | None = None) -> None:
+    async def _quiz_start(self, chat: _Chat, text: str, offer: str | None = None) -> None:
         """A round from "thi" / "/quiz [topic]", or the short one of the offer (`offer`: its topic)."""
         if self.quiz is None:
             chat.outbox.append(replies.QUIZ_OFF)
             return
-        step = self.quiz.start_offer(offer) if offer is not None else self.quiz.start(topic_of(text))
+        step = await asyncio.to_thread(self.quiz.start_offer, offer) if offer is not None else \
+            await asyncio.to_thread(self.quiz.start, topic_of(text))
         if step is None:
             chat.outbox.append(replies.QUIZ_NONE)
             return
         chat.choices, chat.feedback_log_id, chat.commune, chat.offer = None, None, None, None
-        self._quiz_step(chat, step)
+        await self._quiz_step(chat, step)
 
-    def _quiz_answer(self, chat: _Chat, number: int) -> bool:
+    async def _quiz_answer(self, chat: _Chat, number: int) -> bool:
         """Score a number; False when it is not one of the options (then it goes on as usual)."""
         quiz = chat.quiz
         if self.quiz is None or quiz is None:
@@ -384,10 +385,10 @@ class ZaloChannel:
         step = self.quiz.answer(quiz, int(quiz.get("i", 0)), number)
         if step is None:
             return False
-        self._quiz_step(chat, step)
+        await self._quiz_step(chat, step)
         return True
 
-    def _quiz_step(self, chat: _Chat, step: Step) -> None:
+    async def _quiz_step(self, chat: _Chat, step: Step) -> None:
         """The next question as a numbered list; at the end the score and the FAQ entries to
         read, which the citizen can open by number (a "questions" list)."""
         chat.quiz = step.state
@@ -396,6 +397,10 @@ class ZaloChannel:
             footer = replies.QUIZ_ZALO_FOOTER.format(n=len(step.options))
             chat.outbox.append(f"{step.text}\n{listed}\n\n{footer}")
             return
+        if self.quiz is not None and chat.user_key:  # a contest round: counted or not
+            note = await asyncio.to_thread(self.quiz.record, CHANNEL, chat.user_key, step)
+            if note:
+                step.text += f"\n{note}"
         if step.read_more:
             chat.choices = _Choices("questions", list(step.read_more))
             listed = numbered(title for _, title in step.read_more)
