@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -264,3 +265,20 @@ class Delivery(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     problem: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class QuizResult(Base):
+    """A finished quiz round counted in a contest (bot.contests): the unique key (contest,
+    user_key, day) keeps only a citizen's first full round of a local day, on every replica."""
+
+    __tablename__ = "quiz_results"
+    __table_args__ = (UniqueConstraint("contest", "user_key", "day", name="uq_quiz_result"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contest: Mapped[str] = mapped_column(String(64), index=True)
+    user_key: Mapped[str] = mapped_column(String(64), index=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    commune_code: Mapped[str | None] = mapped_column(String(16), nullable=True)  # when the round was played
+    day: Mapped[dt.date] = mapped_column(Date)  # local day (settings.timezone)
+    score: Mapped[int] = mapped_column(Integer)
+    total: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

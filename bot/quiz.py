@@ -17,12 +17,17 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.replies import citizens as replies
 from indexer.faq import CATEGORIES
 from indexer.quiz import QuizQuestion, load_quiz
 from indexer.text import clean, fold
+
+if TYPE_CHECKING:
+    from bot.contests import ContestBook
+    from bot.state import StateStore
+    from bot.types import Reply
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +35,8 @@ ROUND_SIZE = 5
 OFFER_SIZE = 3
 ROUND_TTL = 30 * 60.0  # a half-finished round expires after 30 minutes
 READ_MORE = 3  # FAQ entries suggested at the end
+OFFER_SLOT = "quiz_offer"  # state slot: the offer after an FAQ answer was made today
+OFFER_TTL = 24 * 3600.0  # at most one offer a day per citizen
 
 
 class QuizBank:
@@ -87,6 +94,7 @@ class Step:
     state: dict[str, Any] | None = None  # the new round state; None when the round is over
     read_more: list[tuple[str, str]] = field(default_factory=list)  # (faq id, question) at the end
     index: int = 0  # the position of the question asked (for Telegram's button data)
+    result: dict[str, Any] | None = None  # the finished round's last state (kind, contest, score, ids)
 
     @property
     def done(self) -> bool:
@@ -107,17 +115,51 @@ def topic_of(text: str) -> str | None:
 
 
 class Quiz:
-    """Starts rounds and scores answers over a `QuizBank`; `faq_question` names an FAQ entry."""
+    """Starts rounds and scores answers over a `QuizBank`; `faq_question` names an FAQ entry,
+    `faq_topic` gives its category (for the offer after an FAQ answer; None: no offers)."""
 
     def __init__(self, bank: QuizBank, faq_question: Callable[[str], str | None],
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, *,
+                 faq_topic: Callable[[str], str | None] | None = None,
+                 contests: ContestBook | None = None,
+                 recorder: Callable[[str, str, str, int, int], str] | None = None) -> None:
+        """`contests`: the running contest (bot.contests) draws full rounds from its topics;
+        `recorder(channel, user_key, contest, score, total)` records a finished contest round and
+        says "counted", "no_commune", "already" or "failed"."""
         self.bank = bank
         self.faq_question = faq_question
+        self.faq_topic = faq_topic
+        self.contests = contests
+        self.recorder = recorder
         self.rng = rng or random.Random()
 
+    def offer(self, state: StateStore, channel: str, user_key: str, reply: Reply) -> str | None:
+        """The topic to offer a short round on after `reply`, or None. Only after an FAQ answer
+        whose category has questions, and at most once a day per citizen: the offer is noted in
+        the state store (slot `OFFER_SLOT`, one-day expiry) whether or not it is taken."""
+        if self.faq_topic is None or reply.kind != "faq" or not reply.faq_id:
+            return None
+        topic = self.faq_topic(reply.faq_id)
+        if not topic or not self.bank.questions(topic):
+            return None
+        if state.get(channel, user_key, OFFER_SLOT) is not None:
+            return None
+        state.put(channel, user_key, OFFER_SLOT, {"topic": topic}, OFFER_TTL)
+        return topic
+
+    def start_offer(self, topic: str) -> Step | None:
+        """The short round the offer starts (never counted in a contest)."""
+        return self.start(topic, size=OFFER_SIZE, kind="offer")
+
     def start(self, topic: str | None = None, size: int = ROUND_SIZE, kind: str = "round") -> Step | None:
-        """A new round (None when there are no questions on that topic)."""
-        pool = self.bank.questions(topic)
+        """A new round (None when there are no questions on that topic). While a contest runs, a
+        full round without a topic (or on one of its topics) is drawn from its topics and marked
+        with its id; offers never are."""
+        contest = self.contests.running(topic) if self.contests is not None and kind == "round" else None
+        if contest is not None and topic is None:
+            pool = [q for q in self.bank.questions() if q.topic in contest.topics]
+        else:
+            pool = self.bank.questions(topic)
         if not pool:
             return None
         picked = self.rng.sample(pool, min(size, len(pool)))
@@ -131,7 +173,25 @@ class Quiz:
             intro = replies.QUIZ_INTRO_TOPIC.format(topic=CATEGORIES.get(topic, topic), n=len(picked))
         else:
             intro = replies.QUIZ_INTRO.format(n=len(picked))
+        if contest is not None:
+            state["contest"] = contest.id
+            intro += "\n" + replies.QUIZ_CONTEST_ROUND.format(title=contest.title)
         return self._ask(state, intro)
+
+    def record(self, channel: str, user_key: str, step: Step) -> str | None:
+        """Record a finished contest round; the sentence telling the citizen whether it counted
+        (None when the round was not a contest round)."""
+        final = step.result
+        contest_id = final.get("contest") if final else None
+        if final is None or not contest_id or final.get("kind") != "round" or self.recorder is None:
+            return None
+        outcome = self.recorder(channel, user_key, str(contest_id), int(final.get("score", 0)),
+                                len(final.get("ids", [])))
+        contest = self.contests.get(str(contest_id)) if self.contests is not None else None
+        title = contest.title if contest is not None else str(contest_id)
+        sentence = {"counted": replies.QUIZ_CONTEST_COUNTED, "no_commune": replies.QUIZ_CONTEST_NO_COMMUNE,
+                    "already": replies.QUIZ_CONTEST_ALREADY}.get(outcome)
+        return sentence.format(title=title) if sentence else None
 
     def answer(self, quiz: dict[str, Any], index: int, number: int) -> Step | None:
         """Score option `number` (1-based, as shown) of question `index`. None when `index` is not
@@ -189,4 +249,4 @@ class Quiz:
             if len(read_more) == READ_MORE:
                 break
         text = f"{before}\n\n{total}" if before else total
-        return Step(text, [], None, read_more)
+        return Step(text, [], None, read_more, result=state)

@@ -44,6 +44,7 @@ from bot.channels.web.sessions import WebSender, WebSessions
 from bot.channels.zalo.channel import ZaloChannel
 from bot.channels.zalo.sender import ZaloSender
 from bot.config import Settings
+from bot.contests import ContestBook, ContestRecorder, ContestResults
 from bot.handoff import HandoffService, HandoffStore
 from bot.outbound import NoSender, RetryPolicy, Sender
 from bot.quiz import Quiz, QuizBank
@@ -55,6 +56,7 @@ from bot.review.queue import ReviewQueue
 from bot.review.worker import ReviewWorker
 from bot.state import MemoryStateStore, SqlStateStore, StateStore
 from bot.storage import Store
+from indexer.quiz import contests_path
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +230,7 @@ def build_services(settings: Settings, assistant: Assistant, metrics: Metrics | 
     state: StateStore = (SqlStateStore(store.sessions, ensure_schema=store.ensure_schema) if store is not None
                          else MemoryStateStore())
 
-    quiz = build_quiz(settings, assistant)
+    quiz = build_quiz(settings, assistant, store)
     web = None
     if store is not None:  # the web chat keeps its sessions in the database
         sessions = WebSessions(store.sessions)
@@ -311,15 +313,25 @@ def build_services(settings: Settings, assistant: Assistant, metrics: Metrics | 
     return services
 
 
-def build_quiz(settings: Settings, assistant: Assistant) -> Quiz:
+def build_quiz(settings: Settings, assistant: Assistant, store: Store | None = None) -> Quiz:
     """The quiz rounds over `settings.quiz` (reloaded on change; a missing file: no questions);
-    the FAQ entries to read next are named from the live index."""
+    the FAQ entries to read next are named from the live index. With a database, the contests
+    of `contests.yaml` (next to the bank) are run and their rounds recorded (bot.contests)."""
 
     def faq_question(faq_id: str) -> str | None:
         target = assistant.index.target(faq_id)
         return target.question if target is not None and target.kind == "faq" else None
 
-    return Quiz(QuizBank(settings.quiz), faq_question)
+    def faq_topic(faq_id: str) -> str | None:
+        target = assistant.index.target(faq_id)
+        return target.category if target is not None and target.kind == "faq" else None
+
+    book = recorder = None
+    if store is not None:
+        book = ContestBook(contests_path(settings.quiz), settings.timezone)
+        recorder = ContestRecorder(book, ContestResults(store.sessions, store.ensure_schema),
+                                   assistant.citizens.commune)
+    return Quiz(QuizBank(settings.quiz), faq_question, faq_topic=faq_topic, contests=book, recorder=recorder)
 
 
 def build_channels(settings: Settings, assistant: Assistant, metrics: Metrics) -> list[Channel]:

@@ -27,6 +27,7 @@ from bot.models import (
     Delivery,
     ProcessedUpdate,
     QuestionLog,
+    QuizResult,
     ReviewItem,
     Subscriber,
     utcnow,
@@ -118,8 +119,8 @@ class Subscriptions:
 
     def erase(self, channel: str, user_key: str, chat_id: str | None = None) -> dict[str, int]:
         """Delete everything kept about the citizen on this channel: subscription, commune,
-        conversation state, question log and review items (open ones too: nobody will answer),
-        and the channel's update keys that hold the chat id. Counts per table."""
+        conversation state, question log, review items (open ones too: nobody will answer), quiz
+        contest rounds, and the channel's update keys that hold the chat id. Counts per table."""
         self._prepare()
         counts: dict[str, int] = {}
         with self._sessions() as s, s.begin():
@@ -136,6 +137,8 @@ class Subscriptions:
             counts["review_items"] = _rows(s.execute(delete(ReviewItem).where(ReviewItem.question_id.in_(mine))))
             counts["questions"] = _rows(s.execute(delete(QuestionLog).where(
                 QuestionLog.channel == channel, QuestionLog.user_hash == user_key)))
+            counts["quiz_results"] = _rows(s.execute(delete(QuizResult).where(
+                QuizResult.channel == channel, QuizResult.user_key == user_key)))
             if chat_id and channel == "telegram":  # Telegram update keys are m:<chat id>:<message id>
                 counts["update_keys"] = _rows(s.execute(delete(ProcessedUpdate).where(
                     ProcessedUpdate.channel == channel, ProcessedUpdate.key.like(f"m:{chat_id}:%"))))

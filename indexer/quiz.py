@@ -15,10 +15,21 @@ The format (documented for admins in docs/huong-dan-quan-tri.md):
         faq_id: luadao-ma-otp       # optional: the FAQ entry to read next
 
 `load_quiz` never raises for bad content (see `.issues`); `known_faq_ids` checks `faq_id`.
+
+Contests live in `contests.yaml` next to `quiz.yaml`, validated the same way (`load_contests`):
+
+    version: 1
+    contests:
+      - id: cds-2027-quy1           # a-z, 0-9 and '-', unique
+        title: "Công dân số thông minh, quý I/2027"
+        start: 2027-01-04           # first day (local time), inclusive
+        end: 2027-03-28             # last day, inclusive
+        topics: [luadao, vneid]     # FAQ categories the rounds are drawn from
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections import Counter
 from collections.abc import Callable, Collection
@@ -27,7 +38,7 @@ from pathlib import Path
 
 import yaml
 
-from indexer.faq import CATEGORIES, ID_RE, Issue, _scalar, _text
+from indexer.faq import CATEGORIES, ID_RE, Issue, _scalar, _text, parse_date
 from indexer.text import views
 
 KEYS = ("id", "topic", "difficulty", "question", "options", "answer", "explanation", "source", "faq_id")
@@ -270,3 +281,169 @@ def require_valid(path: Path, known_faq_ids: Collection[str] | None = None) -> l
     if quiz.errors:
         raise QuizError(quiz.errors)
     return quiz.questions
+
+
+# -- contests.yaml ------------------------------------------------------------------------------
+
+CONTEST_KEYS = ("id", "title", "start", "end", "topics")
+
+
+@dataclass(frozen=True)
+class Contest:
+    id: str
+    title: str
+    start: dt.date  # inclusive, local days
+    end: dt.date  # inclusive
+    topics: tuple[str, ...]
+    line: int = 0
+
+    def running(self, day: dt.date) -> bool:
+        return self.start <= day <= self.end
+
+    def weeks(self) -> list[tuple[dt.date, dt.date]]:
+        """The contest's weeks: seven days from `start` (the last one may be shorter)."""
+        out, day = [], self.start
+        while day <= self.end:
+            out.append((day, min(day + dt.timedelta(days=6), self.end)))
+            day += dt.timedelta(days=7)
+        return out
+
+
+@dataclass
+class ContestFile:
+    path: Path
+    contests: list[Contest] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Issue]:
+        return [i for i in self.issues if i.level == "error"]
+
+    def get(self, contest_id: str) -> Contest | None:
+        return next((c for c in self.contests if c.id == contest_id), None)
+
+    def running(self, day: dt.date) -> list[Contest]:
+        return [c for c in self.contests if c.running(day)]
+
+
+def contests_path(quiz_path: Path) -> Path:
+    """`contests.yaml` lives next to the quiz bank."""
+    return quiz_path.with_name("contests.yaml")
+
+
+def load_contests(path: Path) -> ContestFile:
+    """Parse and validate a contests file (file:line issues; a missing file has no contests)."""
+    result = ContestFile(path=path)
+    p = str(path)
+
+    def err(line: int, msg: str) -> None:
+        result.issues.append(Issue(p, line, msg))
+
+    if not path.exists():
+        return result
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        err(0, f"cannot read file: {exc.strerror or exc}")
+        return result
+    except UnicodeDecodeError as exc:
+        err(path.read_bytes()[: exc.start].count(b"\n") + 1, "file is not valid UTF-8")
+        return result
+    try:
+        root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        err(mark.line + 1 if mark else 0, f"invalid YAML: {getattr(exc, 'problem', None) or exc}")
+        return result
+    if root is None:
+        return result
+    if not isinstance(root, yaml.MappingNode):
+        err(root.start_mark.line + 1, "the file must be a mapping with `version: 1` and `contests:`")
+        return result
+    top = {k.value: v for k, v in root.value if isinstance(k, yaml.ScalarNode)}
+    version = top.get("version")
+    if version is not None and _scalar(version) != 1:
+        err(version.start_mark.line + 1, f"unsupported version {_scalar(version)!r} (expected 1)")
+    items = top.get("contests")
+    if items is None or (isinstance(items, yaml.ScalarNode) and _scalar(items) is None):
+        return result
+    if not isinstance(items, yaml.SequenceNode):
+        err(items.start_mark.line + 1, "`contests` must be a list of contests")
+        return result
+    seen: dict[str, int] = {}
+    for item in items.value:
+        contest = _contest(item, err)
+        if contest is None:
+            continue
+        if contest.id in seen:
+            err(contest.line, f"duplicate id {contest.id!r} (first at line {seen[contest.id]})")
+            continue
+        seen[contest.id] = contest.line
+        result.contests.append(contest)
+    return result
+
+
+def _contest(node: yaml.Node, report: Report) -> Contest | None:
+    line = node.start_mark.line + 1
+    if not isinstance(node, yaml.MappingNode):
+        report(line, "a contest must be a mapping with id, title, start, end and topics")
+        return None
+    fields: dict[str, yaml.Node] = {}
+    for key, value in node.value:
+        name = str(key.value)
+        if name in fields:
+            report(key.start_mark.line + 1, f"duplicate key `{name}` in one contest")
+        elif name not in CONTEST_KEYS:
+            report(key.start_mark.line + 1, f"unknown key `{name}`; use: {', '.join(CONTEST_KEYS)}")
+        fields[name] = value
+    ok = True
+    for name in CONTEST_KEYS:
+        if name not in fields:
+            report(line, f"missing required field `{name}`")
+            ok = False
+    if not ok:
+        return None
+
+    def at(name: str) -> int:
+        return fields[name].start_mark.line + 1
+
+    texts: dict[str, str] = {}
+    for name in ("id", "title"):
+        v = fields[name]
+        value = _text(_scalar(v)) if isinstance(v, yaml.ScalarNode) else None
+        if not value:
+            report(at(name), f"`{name}` must be a non-empty text")
+            ok = False
+        else:
+            texts[name] = value
+    if "id" in texts and (not ID_RE.match(texts["id"]) or len(texts["id"]) > 64):
+        report(at("id"), f"id {texts['id']!r} must use only a-z, 0-9 and '-' (at most 64 characters)")
+        ok = False
+    days: dict[str, dt.date] = {}
+    for name in ("start", "end"):
+        v = fields[name]
+        day = parse_date(_scalar(v)) if isinstance(v, yaml.ScalarNode) else None
+        if day is None:
+            report(at(name), f"`{name}` must be a date like 2027-01-04")
+            ok = False
+        else:
+            days[name] = day
+    if len(days) == 2 and days["end"] < days["start"]:
+        report(at("end"), f"`end` {days['end']} is before `start` {days['start']}")
+        ok = False
+    topics: list[str] = []
+    if not isinstance(fields["topics"], yaml.SequenceNode) or not fields["topics"].value:
+        report(at("topics"), f"`topics` must be a non-empty list of: {', '.join(CATEGORIES)}")
+        ok = False
+    else:
+        for t in fields["topics"].value:
+            topic = _text(_scalar(t)) if isinstance(t, yaml.ScalarNode) else None
+            if topic not in CATEGORIES:
+                report(t.start_mark.line + 1, f"unknown topic {topic!r}; use one of: {', '.join(CATEGORIES)}")
+                ok = False
+            elif topic not in topics:
+                topics.append(topic)
+    if not ok:
+        return None
+    return Contest(id=texts["id"], title=texts["title"], start=days["start"], end=days["end"],
+                   topics=tuple(topics), line=line)

@@ -247,3 +247,20 @@ ZALO_ERASE_FOOTER = "Bạn gõ “xóa” để xác nhận, hoặc “không”
 ERASE_YES_WORDS = ("xóa", "xoá", "xoa", "xóa hết", "xoá hết", "xoa het", "đồng ý", "dong y", "có", "co", "đúng", "dung")
 ERASED = "Đã xóa mọi dữ liệu tôi lưu về bạn. Bạn vẫn hỏi tôi được như thường."
 ERASE_KEPT = "Vâng, tôi giữ nguyên dữ liệu của bạn."
+
+# The quiz offer after an FAQ answer (issue 17): at most once a day, one line, never repeated.
+QUIZ_OFFER = "Thử 3 câu đố về chủ đề này?"
+QUIZ_OFFER_BUTTON = "🧩 Thử 3 câu đố"
+QUIZ_ZALO_OFFER = "Thử 3 câu đố về chủ đề này? Gõ “thử” nếu bạn muốn."
+QUIZ_OFFER_WORDS = ("thử", "thu", "thử đi", "thu di", "thử nhé", "thu nhe", "thử ạ", "thu a", "đố", "do")
+
+# Quiz contests (issue 17): a full round a day counts for the citizen's commune.
+QUIZ_CONTEST_ROUND = (
+    "Lượt này thuộc cuộc thi «{title}». Lượt làm hết đầu tiên mỗi ngày được tính điểm cho xã, phường của bạn."
+)
+QUIZ_CONTEST_COUNTED = "Lượt này đã được tính cho cuộc thi «{title}». Cảm ơn bạn!"
+QUIZ_CONTEST_NO_COMMUNE = (
+    "Lượt này đã được ghi nhận cho cuộc thi «{title}», nhưng bạn chưa cho biết xã, phường nên chưa "
+    "tính cho xã nào. Gõ “đổi xã” để cho biết nhé."
+)
+QUIZ_CONTEST_ALREADY = "Hôm nay bạn đã có một lượt được tính cho cuộc thi «{title}». Lượt này để luyện tập thêm."

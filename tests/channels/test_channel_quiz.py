@@ -162,3 +162,136 @@ def test_an_invalid_edit_keeps_the_running_bank(quiz, caplog):
     path.write_text(path.read_text("utf-8").replace("answer: 1", "answer: 9", 1) + "\n", "utf-8")
     assert len(quiz.bank.questions()) == before
     assert f"{path}:" in caplog.text and "`answer` must be" in caplog.text
+
+
+# -- the offer after an FAQ answer ("Thử 3 câu đố về chủ đề này?") ------------------------------
+
+@pytest.fixture
+def offered(tmp_path: Path, faq_questions, spy):
+    """A bank whose questions are on the topic of the first FAQ question; the quiz knows each
+    entry's topic (as `bot.server.build_quiz` does from the index)."""
+    topics = {t.id: t.category for t in spy.index.targets if t.kind == "faq"}
+    first = faq_questions[0]
+    topic = topics[first.faq_id]
+    path = tmp_path / "quiz.yaml"
+    items = [QUESTION.format(n=n, topic=topic, answer=n % 3 + 1, faq_id=first.faq_id) for n in range(4)]
+    path.write_text("version: 1\nquestions:\n" + "".join(items), "utf-8")
+    titles = {s.faq_id: s.question for s in faq_questions}
+    quiz = Quiz(QuizBank(path), titles.get, random.Random(3), faq_topic=topics.get)
+    other = next(q for q in faq_questions if topics[q.faq_id] != topic)
+    return quiz, first, other
+
+
+async def test_telegram_offer_once_a_day_starts_a_short_round(telegram_api, spy, offered):
+    quiz, first, other = offered
+    api, chat = telegram_api, new_chat_id()
+    state = MemoryStateStore()
+    channel = telegram_channel(spy, api, quiz=quiz, state=state)
+    await channel.start()
+    try:
+        [shown] = await ask(api, chat, api.text_update(chat, other.question))  # a topic without questions
+        assert replies.QUIZ_OFFER not in shown["_shown"]
+        [answer] = await ask(api, chat, api.text_update(chat, first.question))
+        assert spy.reply_to(chat).kind == "faq"
+        assert answer["_shown"].endswith("\n" + replies.QUIZ_OFFER)
+        buttons = api.buttons(answer)
+        assert buttons[-1][0] == replies.QUIZ_OFFER_BUTTON and buttons[-1][1].startswith("o:")
+        assert any(d.startswith("f:") for _, d in buttons)  # the feedback buttons stay
+        # the same answer again the same day: no second offer
+        [again] = await ask(api, chat, api.text_update(chat, first.question))
+        assert replies.QUIZ_OFFER not in again["_shown"]
+        assert not any(d.startswith("o:") for _, d in api.buttons(again))
+        # taking the (earlier) offer: a 3-question round on that topic
+        [started] = await tap(api, chat, answer, buttons[-1][1])
+        assert "Câu 1/3: Câu hỏi thử số " in started["_shown"]
+        round_ = state.get("telegram", spy.user_key("telegram", str(chat)), "prompt")["quiz"]
+        assert round_["kind"] == "offer" and len(round_["ids"]) == 3
+        sent = started
+        for i in range(3):
+            [sent] = await tap(api, chat, sent, f"z:{i}:1")
+        assert replies.QUIZ_SCORE.format(score=0, n=3)[:15] in sent["_shown"] and "/3 câu" in sent["_shown"]
+    finally:
+        await channel.stop()
+
+
+async def test_zalo_offer_is_taken_with_a_word_and_not_repeated(zalo_api, spy, offered):
+    quiz, first, _ = offered
+    api, chat = zalo_api, f"zalo{new_chat_id():x}"
+    state = MemoryStateStore()
+    channel = zalo_channel(spy, api, quiz=quiz, state=state)
+    await channel.start()
+    try:
+        [answer] = await say(api, chat, first.question)
+        assert answer.endswith(replies.ZALO_FEEDBACK_HINT + "\n" + replies.QUIZ_ZALO_OFFER)
+        [thanks] = await say(api, chat, "đúng")  # rating the answer first leaves the offer open
+        assert thanks == replies.FEEDBACK_THANKS
+        [started] = await say(api, chat, "Thử")
+        assert "Câu 1/3:" in started and started.endswith(replies.QUIZ_ZALO_FOOTER.format(n=3))
+        [next_] = await say(api, chat, "1")
+        assert "Câu 2/3:" in next_
+        # later that day the same answer comes without the offer, and "thử" is then a question
+        [again] = await say(api, chat, first.question)
+        assert replies.QUIZ_ZALO_OFFER not in again
+        assert state.get("zalo", spy.user_key("zalo", chat), "quiz_offer") == {"topic": quiz.bank.questions()[0].topic}
+    finally:
+        await channel.stop()
+
+
+def test_the_offer_expires_after_a_day(spy, offered):
+    import datetime as dt
+
+    from bot.types import Reply
+
+    quiz, first, other = offered
+    now = [dt.datetime(2027, 1, 5, 8, 0)]
+    state = MemoryStateStore(clock=lambda: now[0])
+    faq = Reply(question="q", kind="faq", answer="a", faq_id=first.faq_id, log_id=1)
+    assert quiz.offer(state, "zalo", "u1", faq) == quiz.bank.questions()[0].topic
+    assert quiz.offer(state, "zalo", "u1", faq) is None  # once a day
+    assert quiz.offer(state, "zalo", "u2", faq) is not None  # per citizen
+    assert quiz.offer(state, "zalo", "u3", Reply(question="q", kind="knowledge", answer="a")) is None
+    assert quiz.offer(state, "zalo", "u3", Reply(question="q", kind="faq", answer="a", faq_id=other.faq_id)) is None
+    now[0] += dt.timedelta(hours=24, seconds=1)
+    assert quiz.offer(state, "zalo", "u1", faq) is not None
+
+
+async def test_zalo_contest_round_is_counted_once_a_day(zalo_api, spy, tmp_path):
+    """A contest running today: a round played by numbers on Zalo is recorded for the citizen's
+    commune; a second full round the same day is told it does not count."""
+    import datetime as dt
+
+    from sqlalchemy.orm import sessionmaker
+
+    from bot.contests import ContestBook, ContestRecorder, ContestResults
+    from bot.storage import make_engine, migrate
+
+    path = tmp_path / "quiz.yaml"
+    path.write_text("version: 1\nquestions:\n" + "".join(
+        QUESTION.format(n=n, topic="luadao", answer=1, faq_id="x") for n in range(6)).replace(
+        "    faq_id: x\n", ""), "utf-8")
+    today = dt.date.today()
+    (tmp_path / "contests.yaml").write_text(
+        f"version: 1\ncontests:\n  - id: thi-thu\n    title: \"Thi thử\"\n    start: {today - dt.timedelta(days=2)}\n"
+        f"    end: {today + dt.timedelta(days=2)}\n    topics: [luadao]\n", "utf-8")
+    engine = make_engine(f"sqlite:///{tmp_path / 'contest.db'}")
+    migrate(engine)
+    store = ContestResults(sessionmaker(engine, expire_on_commit=False))
+    book = ContestBook(tmp_path / "contests.yaml")
+    quiz = Quiz(QuizBank(path), lambda faq_id: None, random.Random(5), contests=book,
+                recorder=ContestRecorder(book, store, lambda channel, key: "A"))
+    api, chat = zalo_api, f"zalo{new_chat_id():x}"
+    channel = zalo_channel(spy, api, quiz=quiz)
+    await channel.start()
+    try:
+        for expected in (replies.QUIZ_CONTEST_COUNTED, replies.QUIZ_CONTEST_ALREADY):
+            [shown] = await say(api, chat, "thi")
+            assert replies.QUIZ_CONTEST_ROUND.format(title="Thi thử") in shown
+            while replies.QUIZ_ZALO_FOOTER.format(n=3) in shown:
+                options = [line[3:] for line in shown.splitlines() if line[:3] in ("1. ", "2. ", "3. ")]
+                [shown] = await say(api, chat, str(options.index(right(quiz, shown)) + 1))
+            assert replies.QUIZ_SCORE_ALL.format(score=5, n=5) in shown
+            assert expected.format(title="Thi thử") in shown
+    finally:
+        await channel.stop()
+    [(user_key, commune, _, score, total)] = store.rows("thi-thu")
+    assert (user_key, commune, score, total) == (spy.user_key("zalo", chat), "A", 5, 5)

@@ -60,9 +60,10 @@ MAX_CALLBACK_BYTES = 64
 
 # Callback data prefixes: c:<category>, q:<faq id>, n:<log id or empty>, f:<log id>:<1|0>,
 # x:<commune code> (x: alone asks for the commune), z:<question index>:<option number> (a quiz answer),
-# s:<1|0> (subscribe / unsubscribe), e:<1|0> (erase my data: confirmed / kept).
+# s:<1|0> (subscribe / unsubscribe), e:<1|0> (erase my data: confirmed / kept),
+# o:<topic> (the quiz offer after an FAQ answer: a 3-question round on that topic).
 CB_CATEGORY, CB_QUESTION, CB_NONE, CB_FEEDBACK, CB_COMMUNE, CB_QUIZ = "c", "q", "n", "f", "x", "z"
-CB_SUBSCRIBE, CB_ERASE = "s", "e"
+CB_SUBSCRIBE, CB_ERASE, CB_OFFER = "s", "e", "o"
 CB_HANDOFF = "hc"  # hc:<log id>: "Hỏi cán bộ" (bot.channels.telegram.handoff takes it)
 
 UNSUPPORTED = (
@@ -272,6 +273,7 @@ class TelegramChannel:
         app.add_handler(CommandHandler("xa", self._on_commune_command))
         app.add_handler(CommandHandler("quiz", self._on_quiz))
         app.add_handler(CallbackQueryHandler(self._on_quiz_button, pattern=rf"^{CB_QUIZ}:\d+:\d+$"))
+        app.add_handler(CallbackQueryHandler(self._on_offer_button, pattern=rf"^{CB_OFFER}:[a-z0-9-]+$"))
         app.add_handler(CommandHandler(["canbo", "ketthuc"], self._on_no_handoff))
         app.add_handler(CommandHandler("dangky", self._on_subscribe))
         app.add_handler(CommandHandler("huydangky", self._on_unsubscribe))
@@ -513,6 +515,19 @@ class TelegramChannel:
             return
         await self._quiz_step(chat.id, key, step)
 
+    async def _on_offer_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """"Thử 3 câu đố" under an FAQ answer: a short round on the answer's topic."""
+        query, key, chat = update.callback_query, self._prompt_key(update), update.effective_chat
+        if query is None or query.data is None or key is None or chat is None:
+            return
+        await query.answer()
+        topic = query.data.partition(":")[2]
+        step = await asyncio.to_thread(self.quiz.start_offer, topic) if self.quiz is not None else None
+        if step is None:
+            await self._send(chat.id, replies.QUIZ_OFF if self.quiz is None else replies.QUIZ_NONE)
+            return
+        await self._quiz_step(chat.id, key, step)
+
     async def _quiz_step(self, chat_id: int, key: str, step: Step) -> None:
         """Save the round (or clear it when over), then send the step: options as buttons; at
         the end the score and the FAQ entries to read as buttons."""
@@ -524,6 +539,8 @@ class TelegramChannel:
             return
         await asyncio.to_thread(self.state.clear, CHANNEL, key, "prompt")
         text = step.text
+        if self.quiz is not None and (note := await asyncio.to_thread(self.quiz.record, CHANNEL, key, step)):
+            text += f"\n{note}"  # a contest round: counted or not
         markup = None
         if step.read_more:
             text += f"\n\n{replies.QUIZ_READ_MORE}"
@@ -712,4 +729,12 @@ class TelegramChannel:
         text = _reply_text(reply)
         if reply.kind in ("faq", "knowledge") and reply.log_id is not None:
             text += "\n\n" + replies.FEEDBACK_PROMPT  # the 👎 button below sends it to the community team
-        await self._send(chat.id, text, self._markup(reply), reply_to)
+        markup = self._markup(reply)
+        key = self._prompt_key(update)
+        if self.quiz is not None and key is not None:  # "Thử 3 câu đố?" at most once a day
+            topic = await asyncio.to_thread(self.quiz.offer, self.state, CHANNEL, key, reply)
+            if topic is not None:
+                text += "\n" + replies.QUIZ_OFFER
+                offer = [InlineKeyboardButton(replies.QUIZ_OFFER_BUTTON, callback_data=f"{CB_OFFER}:{topic}")]
+                markup = InlineKeyboardMarkup([*(markup.inline_keyboard if markup else ()), offer])
+        await self._send(chat.id, text, markup, reply_to)

@@ -294,6 +294,8 @@ class WebChannel:
             await asyncio.to_thread(self.state.put, CHANNEL, key, PROMPT_SLOT, {"quiz": step.state}, ROUND_TTL)
         else:
             await asyncio.to_thread(self.state.clear, CHANNEL, key, PROMPT_SLOT)
+            if self.quiz is not None and (note := await asyncio.to_thread(self.quiz.record, CHANNEL, key, step)):
+                step.text += f"\n{note}"  # a contest round: counted or not
         data = self._plain(token, "quiz", step.text if step.state is not None or step.read_more
                            else f"{step.text}\n{replies.QUIZ_AGAIN}")
         if step.state is not None:

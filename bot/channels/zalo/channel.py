@@ -72,11 +72,13 @@ class _Chat:
     commune: list[tuple[str, str]] | None = None
     quiz: dict[str, Any] | None = None  # the quiz round being played (bot.quiz)
     erase: bool = False  # "xóa dữ liệu của tôi" asked: waiting for "xóa" / "không"
+    offer: str | None = None  # the topic of "Thử 3 câu đố?" after an FAQ answer: "thử" starts it
     outbox: list[str] = field(default_factory=list)  # replies, sent once the new state is saved
+    user_key: str = ""  # the citizen's hashed id (not saved: the state is keyed by it)
 
     def prompt(self) -> dict[str, Any] | None:
         if (self.choices is None and self.feedback_log_id is None and self.commune is None
-                and self.quiz is None and not self.erase):
+                and self.quiz is None and not self.erase and self.offer is None):
             return None
         choices = None
         if self.choices is not None:
@@ -84,7 +86,7 @@ class _Chat:
                        "log_id": self.choices.log_id}
         commune = None if self.commune is None else [list(o) for o in self.commune]
         return {"choices": choices, "feedback": self.feedback_log_id, "commune": commune, "quiz": self.quiz,
-                "erase": self.erase}
+                "erase": self.erase, "offer": self.offer}
 
     @classmethod
     def of(cls, prompt: dict[str, Any] | None, greeted: bool) -> _Chat:
@@ -95,8 +97,9 @@ class _Chat:
         commune = prompt.get("commune")
         options = [(str(a), str(b)) for a, b in commune] if isinstance(commune, list) else None
         quiz = prompt.get("quiz")
+        offer = prompt.get("offer")
         return cls(choices, prompt.get("feedback"), greeted, options, quiz if isinstance(quiz, dict) else None,
-                   bool(prompt.get("erase")))
+                   bool(prompt.get("erase")), offer if isinstance(offer, str) else None)
 
 
 def _words(text: str) -> str:
@@ -283,7 +286,8 @@ class ZaloChannel:
                 return
         user_key = self.assistant.user_key(CHANNEL, incoming.user_id)
         was = await asyncio.to_thread(self._load, user_key)
-        chat = _Chat(was.choices, was.feedback_log_id, was.greeted, was.commune, was.quiz, was.erase)
+        chat = _Chat(was.choices, was.feedback_log_id, was.greeted, was.commune, was.quiz, was.erase, was.offer,
+                     user_key=user_key)
         try:
             await self._answer(chat, incoming)
             if chat.quiz is not None and (chat.choices is not None or chat.commune is not None):
@@ -313,8 +317,11 @@ class ZaloChannel:
                 return
         if chat.commune is not None and await self._commune_answer(chat, message, number):
             return  # the message answered the commune prompt (else it falls through)
-        if chat.quiz is not None and number and self._quiz_answer(chat, int(number.group(1))):
+        if chat.quiz is not None and number and await self._quiz_answer(chat, int(number.group(1))):
             return  # a number answering the open quiz question
+        if chat.offer is not None and words in replies.QUIZ_OFFER_WORDS:  # "thử": the offer is taken
+            await self._quiz_start(chat, text, chat.offer)
+            return
 
         confirming = chat.choices is not None and chat.choices.kind == "clarify" and len(chat.choices.options) == 1
         if number and chat.choices:
@@ -331,7 +338,7 @@ class ZaloChannel:
             if command.name == "help":
                 chat.outbox.append(commands.help_text())
             elif command.name == "quiz":
-                self._quiz_start(chat, text)
+                await self._quiz_start(chat, text)
             elif command.name in ("handoff", "end"):  # only here when no hand-off is configured
                 chat.outbox.append(replies.HANDOFF_UNAVAILABLE if command.name == "handoff" else replies.HANDOFF_NONE)
             elif command.name == "commune":  # the next message is read as a commune name
@@ -363,18 +370,20 @@ class ZaloChannel:
 
     # -- quiz rounds ---------------------------------------------------------------------------
 
-    def _quiz_start(self, chat: _Chat, text: str) -> None:
+    async def _quiz_start(self, chat: _Chat, text: str, offer: str | None = None) -> None:
+        """A round from "thi" / "/quiz [topic]", or the short one of the offer (`offer`: its topic)."""
         if self.quiz is None:
             chat.outbox.append(replies.QUIZ_OFF)
             return
-        step = self.quiz.start(topic_of(text))
+        step = await asyncio.to_thread(self.quiz.start_offer, offer) if offer is not None else \
+            await asyncio.to_thread(self.quiz.start, topic_of(text))
         if step is None:
             chat.outbox.append(replies.QUIZ_NONE)
             return
-        chat.choices, chat.feedback_log_id, chat.commune = None, None, None
-        self._quiz_step(chat, step)
+        chat.choices, chat.feedback_log_id, chat.commune, chat.offer = None, None, None, None
+        await self._quiz_step(chat, step)
 
-    def _quiz_answer(self, chat: _Chat, number: int) -> bool:
+    async def _quiz_answer(self, chat: _Chat, number: int) -> bool:
         """Score a number; False when it is not one of the options (then it goes on as usual)."""
         quiz = chat.quiz
         if self.quiz is None or quiz is None:
@@ -386,10 +395,10 @@ class ZaloChannel:
         step = self.quiz.answer(quiz, int(quiz.get("i", 0)), number)
         if step is None:
             return False
-        self._quiz_step(chat, step)
+        await self._quiz_step(chat, step)
         return True
 
-    def _quiz_step(self, chat: _Chat, step: Step) -> None:
+    async def _quiz_step(self, chat: _Chat, step: Step) -> None:
         """The next question as a numbered list; at the end the score and the FAQ entries to
         read, which the citizen can open by number (a "questions" list)."""
         chat.quiz = step.state
@@ -398,6 +407,10 @@ class ZaloChannel:
             footer = replies.QUIZ_ZALO_FOOTER.format(n=len(step.options))
             chat.outbox.append(f"{step.text}\n{listed}\n\n{footer}")
             return
+        if self.quiz is not None and chat.user_key:  # a contest round: counted or not
+            note = await asyncio.to_thread(self.quiz.record, CHANNEL, chat.user_key, step)
+            if note:
+                step.text += f"\n{note}"
         if step.read_more:
             chat.choices = _Choices("questions", list(step.read_more))
             listed = numbered(title for _, title in step.read_more)
@@ -481,7 +494,7 @@ class ZaloChannel:
         await self._send_reply(chat, chat_id, reply, keep_choices=True)
 
     async def _send_reply(self, chat: _Chat, chat_id: str, reply: Reply, keep_choices: bool = False) -> None:
-        chat.feedback_log_id = None
+        chat.feedback_log_id, chat.offer = None, None
         if not keep_choices:
             chat.choices = None
         if reply.kind == "clarify" and reply.suggestions:
@@ -492,6 +505,11 @@ class ZaloChannel:
         elif reply.kind in ("faq", "knowledge") and reply.log_id is not None:
             chat.feedback_log_id = reply.log_id
             text = f"{reply_text(reply)}\n\n{replies.ZALO_FEEDBACK_HINT}"
+            if self.quiz is not None and chat.user_key:  # "Thử 3 câu đố?" at most once a day
+                topic = await asyncio.to_thread(self.quiz.offer, self.state, CHANNEL, chat.user_key, reply)
+                if topic is not None:
+                    chat.offer = topic
+                    text += f"\n{replies.QUIZ_ZALO_OFFER}"
         else:
             text = reply_text(reply)
         chat.outbox.append(text or replies.SORRY_ERROR)
