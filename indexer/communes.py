@@ -24,6 +24,7 @@ from typing import Literal
 import yaml
 from rapidfuzz import fuzz
 
+from indexer.data_file import top_list
 from indexer.faq import Issue
 from indexer.text import clean, fold
 
@@ -170,30 +171,8 @@ def load_communes(path: Path) -> Communes:
         issues.append(Issue(p, line, msg))
 
     units: list[Commune] = []
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        err(0, f"cannot read file: {exc}")
-        return Communes(path, units, issues)
-    try:
-        root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        err(mark.line + 1 if mark else 0, f"invalid YAML: {getattr(exc, 'problem', None) or exc}")
-        return Communes(path, units, issues)
-    if root is None:
-        return Communes(path, units, issues)
-    if not isinstance(root, yaml.MappingNode):
-        err(root.start_mark.line + 1, "the file must be a mapping with `version: 1` and `communes:`")
-        return Communes(path, units, issues)
-    top = {k.value: v for k, v in root.value if isinstance(k, yaml.ScalarNode)}
-    if "version" in top and _text(top["version"]) != "1":
-        err(top["version"].start_mark.line + 1, "unsupported version (expected 1)")
-    listed = top.get("communes")
-    if listed is None or _text(listed) is None and isinstance(listed, yaml.ScalarNode):
-        return Communes(path, units, issues)
-    if not isinstance(listed, yaml.SequenceNode):
-        err(listed.start_mark.line + 1, "`communes` must be a list of units")
+    listed = top_list(path, "communes", "units", err)
+    if listed is None:
         return Communes(path, units, issues)
     for node in listed.value:
         unit = _unit(node, err)

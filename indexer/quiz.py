@@ -38,6 +38,7 @@ from pathlib import Path
 
 import yaml
 
+from indexer.data_file import top_list
 from indexer.faq import CATEGORIES, ID_RE, Issue, _scalar, _text, parse_date
 from indexer.text import views
 
@@ -113,34 +114,8 @@ def load_quiz(path: Path, known_faq_ids: Collection[str] | None = None) -> QuizF
     def err(line: int, msg: str) -> None:
         result.issues.append(Issue(p, line, msg))
 
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except OSError as exc:
-        err(0, f"cannot read file: {exc.strerror or exc}")
-        return result
-    except UnicodeDecodeError as exc:
-        err(path.read_bytes()[: exc.start].count(b"\n") + 1, "file is not valid UTF-8")
-        return result
-    try:
-        root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        err(mark.line + 1 if mark else 0, f"invalid YAML: {getattr(exc, 'problem', None) or exc}")
-        return result
-    if root is None:
-        return result
-    if not isinstance(root, yaml.MappingNode):
-        err(root.start_mark.line + 1, "the file must be a mapping with `version: 1` and `questions:`")
-        return result
-    top = {k.value: v for k, v in root.value if isinstance(k, yaml.ScalarNode)}
-    version = top.get("version")
-    if version is not None and _scalar(version) != 1:
-        err(version.start_mark.line + 1, f"unsupported version {_scalar(version)!r} (expected 1)")
-    items = top.get("questions")
-    if items is None or (isinstance(items, yaml.ScalarNode) and _scalar(items) is None):
-        return result
-    if not isinstance(items, yaml.SequenceNode):
-        err(items.start_mark.line + 1, "`questions` must be a list of questions")
+    items = top_list(path, "questions", "questions", err)
+    if items is None:
         return result
     for item in items.value:
         question = _question(item, err, known_faq_ids)
@@ -341,34 +316,8 @@ def load_contests(path: Path) -> ContestFile:
 
     if not path.exists():
         return result
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except OSError as exc:
-        err(0, f"cannot read file: {exc.strerror or exc}")
-        return result
-    except UnicodeDecodeError as exc:
-        err(path.read_bytes()[: exc.start].count(b"\n") + 1, "file is not valid UTF-8")
-        return result
-    try:
-        root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        err(mark.line + 1 if mark else 0, f"invalid YAML: {getattr(exc, 'problem', None) or exc}")
-        return result
-    if root is None:
-        return result
-    if not isinstance(root, yaml.MappingNode):
-        err(root.start_mark.line + 1, "the file must be a mapping with `version: 1` and `contests:`")
-        return result
-    top = {k.value: v for k, v in root.value if isinstance(k, yaml.ScalarNode)}
-    version = top.get("version")
-    if version is not None and _scalar(version) != 1:
-        err(version.start_mark.line + 1, f"unsupported version {_scalar(version)!r} (expected 1)")
-    items = top.get("contests")
-    if items is None or (isinstance(items, yaml.ScalarNode) and _scalar(items) is None):
-        return result
-    if not isinstance(items, yaml.SequenceNode):
-        err(items.start_mark.line + 1, "`contests` must be a list of contests")
+    items = top_list(path, "contests", "contests", err)
+    if items is None:
         return result
     seen: dict[str, int] = {}
     for item in items.value:
