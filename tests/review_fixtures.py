@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,3 +126,35 @@ async def wait(api: Any, predicate: Any, timeout: float = WAIT) -> Any:
 def review_messages(tg: FakeTelegramAPI, containing: str) -> list[dict]:
     """Messages the bot sent to the review chat that contain a text."""
     return [m for m in tg.messages_to(REVIEW_CHAT) if containing in m["_shown"]]
+
+
+# -- a commune with its own review chat (communes, hand-off) ---------------------------------------
+COMMUNE_CHAT = -100888  # the review chat of xã Mường Kim's team
+COMMUNE_MEMBER = 6001  # in that chat only, not in the provincial one
+
+
+@contextmanager
+def commune_apis() -> Any:
+    """The fake Telegram (with the provincial and the commune's review chats) and Zalo APIs."""
+    from tests.fakes.zalo_api import FakeZaloAPI
+
+    with ReviewTelegramAPI() as tg, FakeZaloAPI() as zalo:
+        tg.members[REVIEW_CHAT] = {REVIEWER}
+        tg.members[COMMUNE_CHAT] = {COMMUNE_MEMBER}
+        yield tg, zalo
+
+
+def commune_env(tmp_path: Path, small_index_dir: Path, embedder: Any, model_dir: Path, tg: Any, zalo: Any,
+                **overrides: Any) -> Env:
+    """`make_env` over both fake APIs, with the shipped communes.yaml where xã Mường Kim has its
+    own review chat (COMMUNE_CHAT) and team name."""
+    communes = tmp_path / "communes.yaml"
+    shipped = (DATA.parents[1] / "communes.yaml").read_text(encoding="utf-8")
+    communes.write_text(shipped.replace(
+        "    name: Mường Kim\n    type: xã\n",
+        f"    name: Mường Kim\n    type: xã\n    review_chat_ids: [{COMMUNE_CHAT}]\n"
+        "    team: Tổ công nghệ số xã Mường Kim\n", 1), encoding="utf-8")
+    return make_env(tmp_path, small_index_dir, embedder, model_dir,
+                    telegram_token=tg.token, telegram_base_url=tg.base_url,
+                    zalo_token=zalo.token, zalo_base_url=zalo.base_url,
+                    review_chat_ids=[REVIEW_CHAT], communes=communes, review_poll_seconds=3600, **overrides)

@@ -11,44 +11,30 @@ from sqlalchemy import text
 
 from bot.replies import citizens as replies
 from tests.channels.helpers import new_chat_id
-from tests.conftest import ROOT
-from tests.fakes.zalo_api import FakeZaloAPI
 from tests.review_fixtures import (
+    COMMUNE_CHAT,
+    COMMUNE_MEMBER,
     REVIEW_CHAT,
-    REVIEWER,
     RICE,
-    ReviewTelegramAPI,
-    make_env,
+    commune_apis,
+    commune_env,
     running,
     wait,
 )
 
-COMMUNE_CHAT = -100888  # the review chat of xã Mường Kim's team
-COMMUNE_MEMBER = 6001  # in that chat only, not in the provincial one
 SET_MUONG_KIM = "Xã Tà Mung cũ nay thuộc xã Mường Kim. " + replies.COMMUNE_SET.format(label="xã Mường Kim")
 
 
 @pytest.fixture
 def apis():
-    with ReviewTelegramAPI() as tg, FakeZaloAPI() as zalo:
-        tg.members[REVIEW_CHAT] = {REVIEWER}
-        tg.members[COMMUNE_CHAT] = {COMMUNE_MEMBER}
-        yield tg, zalo
+    with commune_apis() as both:
+        yield both
 
 
 @pytest.fixture
 def env(tmp_path, small_index_dir, embedder, model_dir, apis):
     tg, zalo = apis
-    communes = tmp_path / "communes.yaml"
-    shipped = (ROOT / "communes.yaml").read_text(encoding="utf-8")
-    communes.write_text(shipped.replace(
-        "    name: Mường Kim\n    type: xã\n",
-        f"    name: Mường Kim\n    type: xã\n    review_chat_ids: [{COMMUNE_CHAT}]\n"
-        "    team: Tổ công nghệ số xã Mường Kim\n", 1), encoding="utf-8")
-    e = make_env(tmp_path, small_index_dir, embedder, model_dir,
-                 telegram_token=tg.token, telegram_base_url=tg.base_url,
-                 zalo_token=zalo.token, zalo_base_url=zalo.base_url,
-                 review_chat_ids=[REVIEW_CHAT], communes=communes, review_poll_seconds=3600)
+    e = commune_env(tmp_path, small_index_dir, embedder, model_dir, tg, zalo)
     yield e
     e.store.close()
 
