@@ -289,10 +289,14 @@ class Assistant:
             log.warning("personal data: database unavailable (%s)", type(exc).__name__)
             return replies.SERVICE_UNAVAILABLE
         commune = self.communes.get(report.commune)
-        return replies.MY_DATA.format(
+        text = replies.MY_DATA.format(
             commune=commune.label if commune else (report.commune or replies.MY_DATA_NO_COMMUNE),
             subscription=replies.MY_DATA_SUBSCRIBED if report.subscribed else replies.MY_DATA_NOT_SUBSCRIBED,
             questions=report.questions, waiting=report.waiting)
+        if report.quiz_rounds:  # the contest rounds, before the closing line on erasing
+            head, _, last = text.rpartition("\n")
+            text = f"{head}\n{replies.MY_DATA_QUIZ.format(rounds=report.quiz_rounds)}\n{last}"
+        return text
 
     def erase_my_data(self, channel: str, user_id: str, chat_id: str = "") -> str:
         """Delete what the bot keeps about the citizen (/xoadulieu, after the confirmation)."""

@@ -282,3 +282,16 @@ class QuizResult(Base):
     score: Mapped[int] = mapped_column(Integer)
     total: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class QuizPost(Base):
+    """A contest week's leaderboard claimed for posting to the admin chats (bot.contest_posts):
+    the primary key (contest, week) makes every replica post it once."""
+
+    __tablename__ = "quiz_posts"
+    contest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    week: Mapped[int] = mapped_column(Integer, primary_key=True)  # 1-based, as in `trolyso quiz results`
+    claimed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    claimed_by: Mapped[str] = mapped_column(String(128), default="")
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    outcome: Mapped[str] = mapped_column(String(255), default="")

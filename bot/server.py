@@ -44,6 +44,7 @@ from bot.channels.web.sessions import WebSender, WebSessions
 from bot.channels.zalo.channel import ZaloChannel
 from bot.channels.zalo.sender import ZaloSender
 from bot.config import Settings
+from bot.contest_posts import ContestPoster
 from bot.contests import ContestBook, ContestRecorder, ContestResults
 from bot.handoff import HandoffService, HandoffStore
 from bot.outbound import NoSender, RetryPolicy, Sender
@@ -156,6 +157,7 @@ class Services:
     reports: ReportScheduler | None = None
     handoff: HandoffService | None = None
     bulletins: BulletinScheduler | None = None
+    contest_posts: ContestPoster | None = None
 
     @asynccontextmanager
     async def running(self, *, watch: bool = True) -> AsyncIterator[Services]:
@@ -182,6 +184,8 @@ class Services:
                                                  name="handoff-worker"))
             if self.bulletins is not None:
                 tasks.append(asyncio.create_task(self.bulletins.run(), name="bulletin-scheduler"))
+            if self.contest_posts is not None:
+                tasks.append(asyncio.create_task(self.contest_posts.run(), name="contest-posts"))
             yield self
         finally:
             for task in tasks:
@@ -261,6 +265,11 @@ def build_services(settings: Settings, assistant: Assistant, metrics: Metrics | 
         report_command = ReportCommand(report_poster, report_chats, settings.admin_ids)
         if report_chats:
             services.reports = ReportScheduler(report_poster, report_chats)
+    if telegram is not None and store is not None and quiz.contests is not None and settings.resolved_admin_chat_ids:
+        # each contest week's commune leaderboard, to the admin chats (claimed: once across replicas)
+        services.contest_posts = ContestPoster(quiz.contests, ContestResults(store.sessions, store.ensure_schema),
+                                               store.sessions, telegram, settings.resolved_admin_chat_ids, communes,
+                                               store.ensure_schema)
     # Talking to a person (bot.handoff): needs the database and a team group on Telegram
     handoff = handoff_handlers = None
     if telegram is not None and store is not None and has_review_chats:

@@ -48,6 +48,7 @@ class Report:
     subscribed: bool
     questions: int
     waiting: int
+    quiz_rounds: int = 0  # contest rounds counted (bot.contests)
 
 
 class Subscriptions:
@@ -115,7 +116,9 @@ class Subscriptions:
             questions = s.scalar(select(func.count()).select_from(mine.subquery())) or 0
             waiting = s.scalar(select(func.count()).select_from(ReviewItem).where(
                 ReviewItem.question_id.in_(mine), ReviewItem.status.in_(OPEN_REVIEW))) or 0
-        return Report(commune, status == "active", questions, waiting)
+            rounds = s.scalar(select(func.count()).select_from(QuizResult).where(
+                QuizResult.channel == channel, QuizResult.user_key == user_key)) or 0
+        return Report(commune, status == "active", questions, waiting, rounds)
 
     def erase(self, channel: str, user_key: str, chat_id: str | None = None) -> dict[str, int]:
         """Delete everything kept about the citizen on this channel: subscription, commune,

@@ -242,3 +242,16 @@ def test_erasing_my_data_deletes_my_rounds(tmp_path):
     store.record("cds-2027", "k2", "zalo", "A", dt.date(2027, 1, 5), 3, 5)
     assert Subscriptions(sessions).erase("zalo", "k1")["quiz_results"] == 1
     assert [r[0] for r in store.rows("cds-2027")] == ["k2"]
+
+
+def test_dulieu_mentions_my_contest_rounds(assistant):
+    store = ContestResults(assistant.store.sessions, assistant.store.ensure_schema)
+    before = assistant.my_data("zalo", "42")
+    assert replies.MY_DATA_QUIZ.split("{")[0] not in before  # nothing played: no line
+    key = assistant.user_key("zalo", "42")
+    store.record("cds-2027", key, "zalo", "A", dt.date(2027, 1, 5), 3, 5)
+    store.record("cds-2027", key, "zalo", "A", dt.date(2027, 1, 6), 4, 5)
+    store.record("cds-2027", key, "telegram", "A", dt.date(2027, 1, 7), 4, 5)  # not this channel's key
+    shown = assistant.my_data("zalo", "42").splitlines()
+    assert shown[-2:] == [replies.MY_DATA_QUIZ.format(rounds=2), before.splitlines()[-1]]
+    assert assistant.subscriptions.report("zalo", key).quiz_rounds == 2

@@ -41,9 +41,19 @@ OUTSIDE = [
     *[((2026, 10, 20, 9, 0), "zalo", f"z{i}", "faq", "b1", "03640", None, "dvc") for i in range(5)],
 ]
 
+# contest rounds (local day, channel, user, commune, score of 5): Mường Kim 5 participants (k0 twice),
+# Khoen On 2 (its average withheld), one without a commune; 31/10 and 1/12 outside November
+QUIZ = [
+    ((2026, 11, 3), "telegram", "k0", "03637", 5), ((2026, 11, 4), "telegram", "k0", "03637", 3),
+    *[((2026, 11, 10), "zalo", u, "03637", s) for u, s in [("k1", 4), ("k2", 2), ("k3", 5), ("k4", 3)]],
+    ((2026, 11, 20), "zalo", "h0", "03640", 4), ((2026, 11, 20), "web", "h1", "03640", 5),
+    ((2026, 11, 30), "telegram", "n0", None, 1),
+    ((2026, 10, 31), "telegram", "k0", "03637", 0), ((2026, 12, 1), "zalo", "k1", "03637", 0),
+]
+
 
 def build_log(url: str) -> None:
-    from bot.models import Handoff, QuestionLog, ReviewGroup, ReviewItem
+    from bot.models import Handoff, QuestionLog, QuizResult, ReviewGroup, ReviewItem
     from bot.storage import Store
 
     store = Store(url, Path("/nonexistent/spool.jsonl"))
@@ -76,6 +86,9 @@ def build_log(url: str) -> None:
                       first_reply_at=asked + dt.timedelta(minutes=12)))
         s.add(Handoff(channel="telegram", user_key="h2", created_at=utc(2026, 11, 20, 10, 0), status="waiting"))
         s.add(Handoff(channel="web", user_key="h3", created_at=utc(2026, 10, 20, 10, 0), status="closed"))
+        for day, channel, user, commune, score in QUIZ:
+            s.add(QuizResult(contest="cds-2026", user_key=user, channel=channel, commune_code=commune,
+                             day=dt.date(*day), score=score, total=5))
     store.close()
 
 
@@ -119,6 +132,10 @@ EXPECTED = {
                "undeliverable": 1, "median_hours": 4.0, "p90_hours": 5.6},
     "handoff": {"opened": 2, "taken": 1, "median_first_reply_minutes": 12.0},
     "faq_changes": {"added": 1, "edited": 0, "removed": 1, "alternates": 1},
+    "quiz": {"rounds": 9, "participants": 8, "average": 3.56, "percent": 71.1,
+             "by_commune": {"03637": {"rounds": 6, "participants": 5, "average": 3.67, "percent": 73.3},
+                            "03640": {"rounds": 2, "participants": 2, "average": None, "percent": None},
+                            "unknown": {"rounds": 1, "participants": 1, "average": None, "percent": None}}},
 }
 
 
@@ -149,10 +166,13 @@ def test_cli_commune_and_official_periods(monkeypatch, capsys, tmp_path, log_url
     got = json.loads(out)
     assert (got["questions"], got["citizens"], got["by_commune"]) == (7, 3, {"03637": 7})
     assert got["review"]["opened"] == 2
+    assert got["quiz"]["rounds"] == 6 and list(got["quiz"]["by_commune"]) == ["03637"]
     code, out, _ = run(monkeypatch, capsys, tmp_path, log_url, "--period", "2026-11", "--official", "--json")
     got = json.loads(out)
     assert got["period"]["from"] == "2026-10-15" and got["period"]["to"] == "2026-11-14"
     assert got["questions"] == 16  # 5 on 20/10, 1 on 31/10, 5 on 3/11, 5 on 10/11
+    assert got["quiz"]["by_commune"]["03637"]["rounds"] == 7  # with 31/10, without 20/11 and 30/11
+    assert got["quiz"]["rounds"] == 7
     code, out, _ = run(monkeypatch, capsys, tmp_path, log_url, "--period", "2026-11-25..2026-11-30", "--json")
     assert json.loads(out)["questions"] == 5
     code, out, _ = run(monkeypatch, capsys, tmp_path, log_url, "--period", "2027-03", "--json")
@@ -179,7 +199,8 @@ def test_files_spreadsheet_html_pdf(monkeypatch, capsys, tmp_path):
         assert Path(f).exists()
     wb = load_workbook(out_dir / f"{base}.xlsx")
     assert wb.sheetnames == ["tong_hop", "ket_qua", "kenh", "linh_vuc", "xa_phuong", "theo_ngay", "theo_gio",
-                             "cau_hoi_nhieu", "chua_tra_loi", "to_cong_nghe_so", "phan_hoi", "cap_nhat_faq"]
+                             "cau_hoi_nhieu", "chua_tra_loi", "to_cong_nghe_so", "phan_hoi", "cap_nhat_faq",
+                             "cuoc_thi"]
 
     def rows(sheet: str) -> list[tuple]:
         return [tuple(r) for r in wb[sheet].iter_rows(min_row=3, values_only=True)]
@@ -197,6 +218,8 @@ def test_files_spreadsheet_html_pdf(monkeypatch, capsys, tmp_path):
     assert [r[1] for r in rows("to_cong_nghe_so")] == [6, 2, 1, 1, 1, 3, 1, 4.0, 5.6, 2, 1, 12.0]
     assert rows("phan_hoi")[-1][1:3] == (3, 1)
     assert [r[1] for r in rows("cap_nhat_faq")] == [1, 0, 1, 1]
+    assert rows("cuoc_thi") == [("Xã Mường Kim", 6, 5, "3.67", "73.3%"), ("Xã Khoen On", 2, 2, "—", "—"),
+                                ("Chưa rõ xã, phường", 1, 1, "—", "—"), ("Tổng cộng", 9, 8, "3.56", "71.1%")]
 
     page = (out_dir / f"{base}.html").read_text(encoding="utf-8")
     assert "Báo cáo kết quả hoạt động Trợ lý số tháng 11/2026" in page
@@ -207,6 +230,7 @@ def test_files_spreadsheet_html_pdf(monkeypatch, capsys, tmp_path):
     assert 2 <= len(reader.pages) <= 8
     assert "BÁO CÁO KẾT QUẢ HOẠT ĐỘNG TRỢ LÝ SỐ THÁNG 11/2026" in text
     assert "Xã Mường Kim" in text and "Thủ tục XYZ làm thế nào?" in text
+    assert "Cuộc thi đố vui kỹ năng số" in text
     assert sum(len(p.images) for p in reader.pages) == 5
 
 

@@ -41,6 +41,7 @@ async def test_two_replicas_post_the_monthly_report_once(tmp_path, pg_schema_url
             assert "Báo cáo kết quả hoạt động Trợ lý số tháng 11/2026" in message["_shown"]
             assert "Số liệu tính đến 17:00 ngày 14/11/2026" in message["_shown"]
             assert "Tổng số câu hỏi: 16" in message["_shown"]  # 15/10 to 14/11 (the official month)
+            assert "Cuộc thi đố vui: 7 lượt được tính, 5 người tham gia" in message["_shown"]
             assert sorted(api.documents_to(chat)) == ["bao-cao-2026-11-chinh-thuc.html",
                                                       "bao-cao-2026-11-chinh-thuc.pdf",
                                                       "bao-cao-2026-11-chinh-thuc.xlsx"]

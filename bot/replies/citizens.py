@@ -264,3 +264,6 @@ QUIZ_CONTEST_NO_COMMUNE = (
     "tính cho xã nào. Gõ “đổi xã” để cho biết nhé."
 )
 QUIZ_CONTEST_ALREADY = "Hôm nay bạn đã có một lượt được tính cho cuộc thi «{title}». Lượt này để luyện tập thêm."
+
+# /dulieu: the citizen's contest rounds (bot.contests), shown only when there are some
+MY_DATA_QUIZ = "• Lượt thi đố vui được tính trong cuộc thi: {rounds} lượt (điểm, ngày chơi và xã, phường lúc chơi)."

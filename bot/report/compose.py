@@ -118,6 +118,13 @@ class Report:
             return unit.label[:1].upper() + unit.label[1:]
         return "Chưa rõ xã, phường" if code == UNKNOWN else code
 
+    def quiz(self) -> dict[str, Any]:
+        """Contest rounds in the period: totals and per commune (unknown last)."""
+        q = dict(self.numbers.quiz) or queries.quiz_empty()
+        rows = {(code or UNKNOWN): v for code, v in q.get("by_commune", {}).items()}
+        q["by_commune"] = dict(sorted(rows.items(), key=lambda kv: (kv[0] == UNKNOWN, -kv[1]["rounds"], kv[0])))
+        return q
+
     def top_faq(self) -> list[tuple[str, str, int]]:
         ranked = sorted(self.numbers.by_faq.items(), key=lambda kv: (-kv[1], kv[0]))[: queries.TOP]
         return [(fid, self.catalog.questions.get(fid, fid), n) for fid, n in ranked]
@@ -168,6 +175,7 @@ class Report:
                                          for k, (u, d) in self.feedback_by_category().items()}},
             "review": n.review,
             "handoff": n.handoff,
+            "quiz": self.quiz(),
             "faq_changes": {k: len(v) for k, v in self.faq_changes.items()},
             "files": self.files,
         }
@@ -187,5 +195,6 @@ def build_report(engine: Engine, period: Period, tz: ZoneInfo, *, index_dir: Pat
     with engine.connect() as conn:
         numbers = queries.numbers(conn, scope)
         previous = queries.question_totals(conn, queries.Scope(prev_start, prev_end, channels, commune, minutes))
+        numbers.quiz = queries.quiz(conn, period.first, period.last, channels, commune)
     return Report(period, tz, now_local, numbers, previous, Catalog.load(index_dir), communes, commune, include_cli,
                   load_faq_changes(index_dir, start, end))

@@ -20,13 +20,14 @@ from sqlalchemy import Integer, String, and_, case, cast, distinct, func, litera
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
-from bot.models import Handoff, QuestionLog, ReviewGroup, ReviewItem
+from bot.models import Handoff, QuestionLog, QuizResult, ReviewGroup, ReviewItem
 
 CITIZEN_CHANNELS = ("telegram", "zalo", "web")
 KINDS = ("faq", "knowledge", "clarify", "chitchat", "unanswered")
 REVIEW_STATUSES = ("pending", "answered", "linked", "ignored", "undeliverable")
 MIN_GROUP_CITIZENS = 3  # an unanswered group is shown only when this many people asked it
 TOP = 10
+MIN_QUIZ_PARTICIPANTS = 5  # as bot.contests.MIN_PARTICIPANTS
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class Numbers:
     top_unanswered: list[tuple[str, int]] = field(default_factory=list)  # (text, distinct citizens)
     review: dict[str, Any] = field(default_factory=dict)
     handoff: dict[str, Any] = field(default_factory=dict)
+    quiz: dict[str, Any] = field(default_factory=dict)
 
 
 def _question_filter(scope: Scope) -> ColumnElement[bool]:
@@ -198,6 +200,31 @@ def handoffs(conn: Connection, scope: Scope) -> dict[str, Any]:
             "median_first_reply_minutes": None if median is None else round(float(median), 1)}
 
 
+def _quiz_numbers(rounds: int, people: int, score: int | None, total: int | None,
+                  hide: bool = False) -> dict[str, Any]:
+    withheld = hide or not rounds
+    return {"rounds": int(rounds), "participants": int(people),
+            "average": None if withheld else round(float(score or 0) / rounds, 2),
+            "percent": None if withheld or not total else round(100.0 * float(score or 0) / float(total), 1)}
+
+
+def quiz(conn: Connection, first: dt.date, last: dt.date, channels: tuple[str, ...],
+         commune: str | None = None) -> dict[str, Any]:
+    """Contest rounds played from `first` to `last` (local days, inclusive): the totals and, per
+    commune code ("" unknown), rounds, participants, average score and share of right answers."""
+    r = QuizResult
+    cond = and_(r.day >= first, r.day <= last, r.channel.in_(channels))
+    if commune is not None:
+        cond = and_(cond, r.commune_code == commune)
+    aggregates = (func.count(), func.count(distinct(r.user_key)), func.sum(r.score), func.sum(r.total))
+    totals = _quiz_numbers(*conn.execute(select(*aggregates).where(cond)).one())
+    by_commune = {}
+    for code, rounds, people, score, total in conn.execute(
+            select(r.commune_code, *aggregates).where(cond).group_by(r.commune_code)):
+        by_commune[code or ""] = _quiz_numbers(rounds, people, score, total, hide=people < MIN_QUIZ_PARTICIPANTS)
+    return dict(totals, by_commune=by_commune)
+
+
 def _percentile(values: list[float], p: float) -> float | None:
     """Linear interpolation, as PostgreSQL's percentile_cont."""
     if not values:
@@ -206,3 +233,7 @@ def _percentile(values: list[float], p: float) -> float | None:
     lo = int(pos)
     hi = min(lo + 1, len(values) - 1)
     return values[lo] + (values[hi] - values[lo]) * (pos - lo)
+
+
+def quiz_empty() -> dict[str, Any]:
+    return dict(_quiz_numbers(0, 0, 0, 0), by_commune={})

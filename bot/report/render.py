@@ -47,7 +47,8 @@ def preamble(r: Report) -> list[str]:
 
 
 def footer(r: Report) -> list[str]:
-    return [t.PRIVACY, t.GENERATED.format(at=f"{r.generated_at:%H:%M ngày %d/%m/%Y}")]
+    quiz_note = [t.QUIZ_NOTE] if r.quiz()["rounds"] else []
+    return [t.PRIVACY, *quiz_note, t.GENERATED.format(at=f"{r.generated_at:%H:%M ngày %d/%m/%Y}")]
 
 
 def _cell(v: object) -> str:
@@ -176,7 +177,7 @@ def write_pdf(path: Path, r: Report, tabs: Sequence[Table], pngs: dict[str, byte
         pdf.multi_cell(0, 6, tab.title, new_x="LMARGIN", new_y="NEXT")
         pdf.set_font("DejaVu", "", 9)
         if tab.rows:
-            widths = (60, 20, 20, 20)[: len(tab.headers)] if tab.headers[0] != "#" else (8, 72, 20)
+            widths = (60, 20, 20, 20, 20)[: len(tab.headers)] if tab.headers[0] != "#" else (8, 72, 20)
             with pdf.table(col_widths=widths, text_align="LEFT", line_height=5,
                            headings_style=FontFace(emphasis="BOLD", fill_color=(238, 242, 247))) as table:
                 table.row([_pdf_text(h) for h in tab.headers])

@@ -41,12 +41,17 @@ def summary(r: Report) -> str:
     rate = "—" if r.answer_rate is None else f"{100 * r.answer_rate:.1f}%"
     partial = (texts.PARTIAL.format(until=f"{r.generated_at:%H:%M} ngày {r.generated_at:%d/%m/%Y}")
                if r.partial else "")
-    return texts.MESSAGE.format(
+    text = texts.MESSAGE.format(
         title=r.title(), span=r.period.span()[:1].upper() + r.period.span()[1:], partial=partial,
         questions=n.questions, previous=r.previous[0], citizens=n.citizens, rate=rate,
         telegram=n.by_channel.get("telegram", 0), zalo=n.by_channel.get("zalo", 0), web=n.by_channel.get("web", 0),
         opened=n.review.get("opened", 0), delivered=n.review.get("delivered", 0),
         helpful=up_down[0], not_helpful=up_down[1]).replace("\n\n", "\n")
+    quiz = r.quiz()
+    if quiz["rounds"]:  # before the closing line about the files
+        head, _, last = text.rpartition("\n")
+        text = f"{head}\n{texts.MESSAGE_QUIZ.format(**quiz)}\n{last}"
+    return text
 
 
 class ReportPoster:

@@ -62,4 +62,15 @@ def tables(r: Report) -> list[Table]:
     out.append(Table("phan_hoi", t.SECTION_FEEDBACK, (t.COL_TOPIC, t.COL_UP, t.COL_DOWN, t.COL_UP_SHARE), rows))
     out.append(Table("cap_nhat_faq", t.SECTION_CHANGES, (t.COL_ITEM, t.COL_COUNT),
                      [(t.CHANGE_LABELS[k], len(v)) for k, v in r.faq_changes.items()]))
+    quiz = r.quiz()
+
+    def score(v: dict[str, object]) -> tuple[object, object]:
+        avg, pct = v.get("average"), v.get("percent")
+        return (t.NONE if avg is None else f"{avg:.2f}", t.NONE if pct is None else f"{pct:.1f}%")
+
+    quiz_rows: list[tuple[object, ...]] = [(r.commune_label(k), v["rounds"], v["participants"], *score(v))
+                                           for k, v in quiz["by_commune"].items()]
+    quiz_rows.append((t.QUIZ_TOTAL, quiz["rounds"], quiz["participants"], *score(quiz)))
+    out.append(Table("cuoc_thi", t.SECTION_QUIZ,
+                     (t.COL_COMMUNE, t.COL_ROUNDS, t.COL_PARTICIPANTS, t.COL_AVERAGE, t.COL_RIGHT_SHARE), quiz_rows))
     return out

@@ -96,3 +96,14 @@ MESSAGE = (
 BAOCAO_USAGE = "Cú pháp: /baocao 2026-11 (tháng), /baocao 2026-H1 (6 tháng) hoặc /baocao 2026 (năm)."
 BAOCAO_BAD = "Không đọc được kỳ báo cáo «{text}». " + BAOCAO_USAGE
 BAOCAO_FAILED = "Chưa lập được báo cáo (cơ sở dữ liệu chưa sẵn sàng). Xin thử lại sau."
+
+# Quiz contests (issue 17): rounds counted in a contest during the period
+SECTION_QUIZ = "13. Cuộc thi đố vui kỹ năng số (lượt được tính)"
+COL_ROUNDS = "Số lượt"
+COL_PARTICIPANTS = "Số người tham gia"
+COL_AVERAGE = "Điểm trung bình"
+COL_RIGHT_SHARE = "Tỷ lệ trả lời đúng"
+QUIZ_TOTAL = "Tổng cộng"
+QUIZ_NOTE = ("Mỗi người chỉ được tính lượt thi đầy đủ đầu tiên trong ngày; điểm trung bình của xã, phường "
+             "có dưới 5 người tham gia không được nêu.")
+MESSAGE_QUIZ = "• Cuộc thi đố vui: {rounds} lượt được tính, {participants} người tham gia"

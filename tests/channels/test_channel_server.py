@@ -132,3 +132,12 @@ def test_user_rate_limit_window():
     now[0] = 60.0
     assert limit.allow("a")
     assert all(UserRateLimit(0).allow("a") for _ in range(100))  # 0 turns it off
+
+
+def test_the_weekly_contest_post_goes_to_the_admin_chats(tmp_path, spy):
+    assert build_services(make_settings(tmp_path, telegram_token="1:t"), spy, Metrics()).contest_posts is None
+    services = build_services(make_settings(tmp_path, telegram_token="1:t", admin_ids="7", admin_chat_ids="-100,-200"),
+                              spy, Metrics())
+    assert services.contest_posts is not None and services.contest_posts.chat_ids == (-100, -200)
+    services = build_services(make_settings(tmp_path, telegram_token="1:t", admin_ids="7"), spy, Metrics())
+    assert services.contest_posts is not None and services.contest_posts.chat_ids == (7,)  # their private chats

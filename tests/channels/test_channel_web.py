@@ -251,3 +251,38 @@ async def test_a_quiz_round_in_the_web_chat(spy, tmp_path):
         assert "quiz" not in reply and "Bạn trả lời đúng" in reply["answer"]
         again = (await http.post("/api/choose", json={"session": session, "quiz_answer": 1, "quiz_index": 4})).json()
         assert again["answer"] == "Lượt đố vui này đã hết giờ. Bạn gõ “thi” để chơi lượt mới nhé."
+
+
+async def test_the_quiz_offer_after_an_faq_answer_once_a_day(spy, tmp_path, faq_questions):
+    from bot.quiz import QuizBank
+    from bot.replies import citizens as replies
+
+    bank = QuizBank(web_settings(tmp_path).quiz)
+    topics = {t.id: t.category for t in spy.index.targets if t.kind == "faq"}
+    question = next(q for q in faq_questions if bank.questions(topics[q.faq_id]))
+    topic = topics[question.faq_id]
+    async with web(spy, tmp_path) as http:
+        hello = (await http.post("/api/chat", json={"session": None, "text": "cảm ơn"})).json()
+        assert hello["offer"] is None  # small talk: no offer
+        session = hello["session"]
+        first = (await http.post("/api/chat", json={"session": session, "text": question.question})).json()
+        assert first["kind"] == "faq" and first["offer"] == {
+            "topic": topic, "text": replies.QUIZ_OFFER, "button": replies.QUIZ_OFFER_BUTTON}
+        assert replies.QUIZ_OFFER not in first["answer"]  # the widget shows it under the answer
+        again = (await http.post("/api/choose", json={"session": session, "faq_id": question.faq_id,
+                                                      "question": question.question})).json()
+        assert again["kind"] == "faq" and again["offer"] is None  # once a day per citizen
+        # another citizen gets it; taking it starts a 3-question round on that topic
+        other = (await http.post("/api/chat", json={"session": None, "text": question.question})).json()
+        assert other["offer"]["topic"] == topic
+        started = (await http.post("/api/choose", json={"session": other["session"], "quiz_offer": topic})).json()
+        assert started["kind"] == "quiz" and "Câu 1/3:" in started["answer"] and started["quiz"]["index"] == 0
+        reply = started
+        for n in range(3):
+            reply = (await http.post("/api/choose", json={"session": other["session"], "quiz_answer": 1,
+                                                          "quiz_index": n})).json()
+        assert "quiz" not in reply and "/3 câu" in reply["answer"]
+        none = (await http.post("/api/choose", json={"session": session, "quiz_offer": "khong-co"})).json()
+        assert none["answer"] == replies.QUIZ_NONE
+        script = (await http.get("/widget.js")).text
+        assert "quiz_offer" in script and "reply.offer" in script

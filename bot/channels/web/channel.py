@@ -1,12 +1,15 @@
 """The web chat: a JSON API over the Assistant, the widget's script, and a demo portal page.
 
     POST /api/chat      {"session": null | "<token>", "text": "..."}
-                        -> {"session", "reply_id", "kind", "answer", "source", "suggestions", "matched"}
+                        -> {"session", "reply_id", "kind", "answer", "source", "suggestions", "matched",
+                            "offer"} (offer: null, or after an FAQ answer at most once a day
+                            {"topic", "text", "button"}: "Thử 3 câu đố về chủ đề này?")
     POST /api/choose    {"session", "faq_id"} (a suggestion or topic question: its answer)
                         {"session", "category"} -> {"session", "kind": "topic", "questions": [...]}
                         {"session", "none_of": reply_id} ("none of these": to the community team)
                         {"session", "commune": code} (a commune picked among the choices offered)
                         {"session", "quiz_answer": n, "quiz_index": i} (an option of the quiz question)
+                        {"session", "quiz_offer": topic} (the offer taken: a 3-question round)
     POST /api/feedback  {"session", "reply_id", "helpful"}
     POST /api/forget    {"session"}             ("Xóa cuộc trò chuyện": the session is deleted)
     GET  /api/start     greeting, topics and every text the widget shows (Vietnamese lives here)
@@ -279,7 +282,16 @@ class WebChannel:
                                  "suggestions": [], "reply_id": None, "source": None, "faq_id": None,
                                  "matched": None})
         reply = await common.ask(self.metrics, CHANNEL, self.assistant.handle, self._message(key, text))
-        return JSONResponse(self._reply(token, reply))
+        return JSONResponse(await self._offered(self._reply(token, reply), key, reply))
+
+    async def _offered(self, data: dict[str, Any], key: str, reply: Reply) -> dict[str, Any]:
+        """`data` with the quiz offer after an FAQ answer (at most once a day, bot.quiz)."""
+        topic = None
+        if self.quiz is not None:
+            topic = await asyncio.to_thread(self.quiz.offer, self.state, CHANNEL, key, reply)
+        data["offer"] = None if topic is None else {"topic": topic, "text": replies.QUIZ_OFFER,
+                                                    "button": replies.QUIZ_OFFER_BUTTON}
+        return data
 
     async def _quiz_start(self, token: str, key: str, text: str) -> dict[str, Any]:
         step = self.quiz.start(topic_of(text)) if self.quiz is not None else None
@@ -341,6 +353,13 @@ class WebChannel:
                 return JSONResponse(self._plain(token, "quiz", replies.QUIZ_EXPIRED if not round_
                                                 else replies.QUIZ_ALREADY))
             return JSONResponse(await self._quiz_step(token, key, step))
+        offer = self._field(body, "quiz_offer", str, required=False)
+        if offer is not None:  # "Thử 3 câu đố" under an FAQ answer: a short round, never counted
+            step = await asyncio.to_thread(self.quiz.start_offer, offer[:64]) if self.quiz is not None else None
+            if step is None:
+                return JSONResponse(self._plain(token, "quiz", replies.QUIZ_OFF if self.quiz is None
+                                                else replies.QUIZ_NONE))
+            return JSONResponse(await self._quiz_step(token, key, step))
         commune = self._field(body, "commune", str, required=False)
         if commune is not None:  # a button of the commune choices
             await asyncio.to_thread(self.state.clear, CHANNEL, key, PROMPT_SLOT)
@@ -351,7 +370,7 @@ class WebChannel:
             label = self._field(body, "question", str, required=False) or ""
             reply = await common.ask(self.metrics, CHANNEL, self.assistant.answer_faq, faq_id,
                                      self._message(key, label[:MAX_TEXT]))
-            return JSONResponse(self._reply(token, reply))
+            return JSONResponse(await self._offered(self._reply(token, reply), key, reply))
         category = self._field(body, "category", str)
         questions = await asyncio.to_thread(self.assistant.topic_questions, category)
         labels = dict(await asyncio.to_thread(self.assistant.categories))

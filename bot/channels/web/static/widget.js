@@ -210,6 +210,10 @@
       item.choices = s.map(function (x) { return { label: x.question, faq: x.faq_id, question: x.question }; });
       item.choices.push({ label: T.none, none: reply.reply_id });
     }
+    if (reply.offer && reply.offer.topic) {  // "Thử 3 câu đố về chủ đề này?" after an FAQ answer
+      item.text = (item.text || "") + "\n" + reply.offer.text;
+      item.choices = (item.choices || []).concat([{ label: reply.offer.button, offer: reply.offer.topic }]);
+    }
     return item;
   }
 
@@ -241,6 +245,7 @@
     if (choice.category) body.category = choice.category;
     else if (choice.commune) body.commune = choice.commune;
     else if (choice.quiz) { body.quiz_answer = choice.quiz; body.quiz_index = choice.index; }
+    else if (choice.offer) body.quiz_offer = choice.offer;
     else if (choice.faq) { body.faq_id = choice.faq; body.question = choice.question; }
     else body.none_of = choice.none === undefined ? null : choice.none;
     push({ who: "me", text: choice.label });
