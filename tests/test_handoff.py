@@ -299,19 +299,25 @@ class _Desk:
     def chats(self, commune):
         return (-100,)
 
-    async def post(self, view, recent, later, scam, note=None):
+    async def open_topics(self, view):
+        return []
+
+    async def close_topics(self, topics):
+        return None
+
+    async def post(self, view, recent, later, scam, note=None, topics=None):
         self.posted.append((view.id, note))
         return [(-100, 500 + len(self.posted))]
 
-    async def relay(self, view, text, posts):
+    async def relay(self, view, text, posts, topics=None):
         self.relays.append(text)
         return [(-100, 600 + len(self.relays))]
 
-    async def relay_photo(self, view, photo, caption, posts):
+    async def relay_photo(self, view, photo, caption, posts, topics=None):
         self.photos.append((photo.ref, caption))
         return [(-100, 700 + len(self.photos))]
 
-    async def notice(self, view, text, posts):
+    async def notice(self, view, text, posts, topics=None):
         self.notices.append(text)
         return [(-100, 800 + len(self.notices))]
 
@@ -604,3 +610,74 @@ async def test_the_worker_sends_a_failed_photo_again_and_then_forgets_its_refere
     # a Telegram photo cannot go to a Zalo citizen: nothing is stored or sent
     refused = await rig.service.relay_photo_out(view.id, 7, "Lan", Photo("telegram", "AgAC-1"), "")
     assert refused is not None and refused.unsupported and len(_relays(rig, view.id)) == 1
+
+
+async def test_in_a_forum_group_each_handoff_gets_its_own_topic(env, apis):
+    """A group with topics (getChat: is_forum): the hand-off opens a topic named after the
+    citizen's summary; everything about it goes there (message_thread_id); a member's message in
+    the topic reaches the citizen without replying to anything; ending it closes the topic."""
+    tg, zalo = apis
+    tg.forums.add(COMMUNE_CHAT)
+    citizen = f"z{new_chat_id()}"
+    said = lambda: zalo.messages_to(citizen)  # noqa: E731
+    async with running(env):
+        for n, words in enumerate(("doi xa", "Ta Mung", RICE, "gặp cán bộ"), 1):
+            zalo.push(zalo.text_update(citizen, words))
+            await wait(zalo, lambda c, n=n: said()[n - 1:])
+        [post] = await wait(tg, lambda c: in_group(tg, "Người dân cần gặp cán bộ"))
+        hid = int(post["_shown"].split("#")[1].split(")")[0])
+        [created] = [c.params for c in tg.calls_of("createForumTopic") if c.status == 200]
+        assert created["name"] == f"#{hid} {RICE}"
+        thread = int(post["message_thread_id"])
+        assert tg.topics[(COMMUNE_CHAT, thread)] == {"name": f"#{hid} {RICE}", "closed": False}
+        assert "reply_parameters" not in post  # no reply chain inside the topic
+
+        # the citizen's message goes into the topic
+        zalo.push(zalo.text_update(citizen, "VNeID báo đang xử lý"))
+        [relayed] = await wait(tg, lambda c: in_group(tg, "VNeID báo đang xử lý"))
+        assert int(relayed["message_thread_id"]) == thread
+
+        # a non-member writing in the topic is refused
+        tg.push(tg.topic_update(COMMUNE_CHAT, thread, "xin chào", user_id=OUTSIDER))
+        [refused] = await wait(tg, lambda c: in_group(tg, say.REFUSED))
+        assert int(refused["message_thread_id"]) == thread
+
+        # a member writes in the topic (replying to nothing): it reaches the citizen and takes it
+        tg.push(tg.topic_update(COMMUNE_CHAT, thread, "Bạn đăng ký ở đâu ạ?", user_id=COMMUNE_MEMBER))
+        await wait(zalo, lambda c: [t for t in said() if "Bạn đăng ký ở đâu" in t])
+        assert said()[-2:] == [replies.HANDOFF_TAKEN.format(name="Dân"),
+                               replies.HANDOFF_FROM_MEMBER.format(name="Dân", text="Bạn đăng ký ở đâu ạ?")]
+        [ok] = await wait(tg, lambda c: in_group(tg, say.HANDOFF_SENT))
+        assert int(ok["message_thread_id"]) == thread
+
+        # "kết thúc" in the topic ends it: both sides told, the topic closed
+        tg.push(tg.topic_update(COMMUNE_CHAT, thread, "kết thúc", user_id=COMMUNE_MEMBER))
+        [ended] = await wait(tg, lambda c: in_group(tg, f"đã kết thúc #{hid}"))
+        assert int(ended["message_thread_id"]) == thread
+        await wait(tg, lambda c: [x for x in c if x.method == "closeForumTopic" and x.status == 200])
+        assert tg.topics[(COMMUNE_CHAT, thread)]["closed"]
+        await wait(zalo, lambda c: said()[-1] == replies.HANDOFF_CLOSED_TEAM)
+        # every bot message of the hand-off in that group went into its topic
+        assert all(int(m.get("message_thread_id") or 0) == thread for m in tg.messages_to(COMMUNE_CHAT)
+                   if f"#{hid}" in m["_shown"])
+    with env.store.session() as s:
+        assert s.execute(text("select status from handoffs where id = :i"), {"i": hid}).scalar() == "closed"
+
+
+async def test_a_citizen_ending_it_closes_the_topic_and_ordinary_groups_keep_reply_chains(env, apis):
+    tg, zalo = apis
+    tg.forums.add(COMMUNE_CHAT)
+    citizen = f"z{new_chat_id()}"
+    said = lambda: zalo.messages_to(citizen)  # noqa: E731
+    async with running(env):
+        for n, words in enumerate(("doi xa", "Ta Mung", RICE, "gặp cán bộ"), 1):
+            zalo.push(zalo.text_update(citizen, words))
+            await wait(zalo, lambda c, n=n: said()[n - 1:])
+        [post] = await wait(tg, lambda c: in_group(tg, "Người dân cần gặp cán bộ"))
+        thread = int(post["message_thread_id"])
+        zalo.push(zalo.text_update(citizen, "kết thúc"))
+        await wait(tg, lambda c: [x for x in c if x.method == "closeForumTopic" and x.status == 200])
+        [note] = in_group(tg, "Người dân đã kết thúc")
+        assert int(note["message_thread_id"]) == thread and tg.topics[(COMMUNE_CHAT, thread)]["closed"]
+    # the provincial group is an ordinary group: no topic was asked for there
+    assert all(int(c.params["chat_id"]) == COMMUNE_CHAT for c in tg.calls_of("createForumTopic"))
