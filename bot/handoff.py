@@ -12,8 +12,10 @@ reach the citizen through the citizen's channel's `Sender`, signed with the memb
 
 Photos are relayed both ways by reference (`bot.outbound.Photo`: a Telegram file id or a link),
 never downloaded or stored: a message of kind photo keeps only its redacted caption; the citizen
-is reminded not to send photos of ID cards, bank cards or OTP codes. Zalo's Bot API sends only
-public links and the web chat shows no images, so a member's photo reaches Telegram citizens only.
+is reminded not to send photos of ID cards, bank cards or OTP codes. The web chat shows no images.
+Zalo's Bot API sends only public links: with `TROLYSO_PUBLIC_URL` set, a member's photo reaches a
+Zalo citizen through a short-lived link of our own (`PhotoLinks`, bot.channels.telegram.media),
+minted at each send (a retry gets a fresh one); without it the member is asked to describe it.
 
 Every relayed message is stored redacted (`handoff_messages`) and delivered in full; a relay to
 the citizen that fails for a passing reason keeps its full text (`pending`) until the worker
@@ -399,6 +401,15 @@ class TeamDesk(Protocol):
         ...
 
 
+class PhotoLinks(Protocol):
+    """Public links to Telegram photos, for channels that send photos only from a link (Zalo)."""
+
+    async def link(self, photo: Photo) -> Photo | None: ...
+
+
+LINK_ONLY = ("zalo",)  # channels whose senders take a photo only as a public https link
+
+
 @dataclass(frozen=True)
 class Relayed:
     """What happened to a member's message to the citizen."""
@@ -413,7 +424,8 @@ class HandoffService:
 
     def __init__(self, settings: Settings, assistant: Assistant, store: HandoffStore, senders: Mapping[str, Sender],
                  state: StateStore, desk: TeamDesk | None = None,
-                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> None:
+                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+                 media: PhotoLinks | None = None) -> None:
         self.settings = settings
         self.assistant = assistant
         self.store = store
@@ -421,6 +433,7 @@ class HandoffService:
         self.state = state
         self.desk = desk
         self.clock = clock  # aware UTC
+        self.media = media
 
     @property
     def enabled(self) -> bool:
@@ -604,10 +617,10 @@ class HandoffService:
 
     def can_send_photo(self, channel: str, photo: Photo) -> bool:
         """Whether the citizen's channel can receive this photo: the web chat shows none, and the
-        Zalo Bot API sends only public links (a Telegram photo has none)."""
+        Zalo Bot API sends only public links (a Telegram photo has one only through `media`)."""
         if not hasattr(self.senders.get(channel), "send_photo"):
             return False
-        return not (channel == "zalo" and photo.source != "link")
+        return not (channel in LINK_ONLY and photo.source != "link" and self.media is None)
 
     async def relay_photo_out(self, hid: int, user_id: int, name: str, photo: Photo, caption: str) -> Relayed | None:
         """A member's photo to the citizen, signed in its caption; stored as its caption only."""
@@ -719,6 +732,11 @@ class HandoffService:
                 send_photo = getattr(sender, "send_photo", None)
                 if send_photo is None:
                     return SendResult("refused", f"{channel}: this channel cannot receive photos")
+                if channel in LINK_ONLY and photo.source != "link" and self.media is not None:
+                    linked = await self.media.link(photo)  # fresh at each attempt: links expire
+                    if linked is None:
+                        return SendResult("retry", f"{channel}: no public link for the photo yet")
+                    photo = linked
                 result: SendResult = await send_photo(chat_id, photo, text)
                 return result
             return await sender.send_text(chat_id, text)

@@ -681,3 +681,85 @@ async def test_a_citizen_ending_it_closes_the_topic_and_ordinary_groups_keep_rep
         assert int(note["message_thread_id"]) == thread and tg.topics[(COMMUNE_CHAT, thread)]["closed"]
     # the provincial group is an ordinary group: no topic was asked for there
     assert all(int(c.params["chat_id"]) == COMMUNE_CHAT for c in tg.calls_of("createForumTopic"))
+
+
+async def test_a_members_photo_reaches_a_zalo_citizen_through_a_short_lived_link_of_ours(
+        tmp_path, small_index_dir, embedder, model_dir, apis):
+    """With TROLYSO_PUBLIC_URL set (webhooks), Zalo gets `<public url>/media/<token>`: Zalo fetches
+    it and the app streams the photo from Telegram (getFile) without showing Telegram's link (it
+    holds the bot token); a guessed or expired token is a 404; nothing of the photo is stored."""
+    import httpx
+
+    from bot.server import build_services
+    from tests.channels.helpers import serving
+
+    tg, zalo = apis
+    hooks = {"telegram": "tg-hook-secret-1234", "zalo": "zalo-hook-secret-1234"}
+    env = commune_env(tmp_path, small_index_dir, embedder, model_dir, tg, zalo, handoff_hours=ALWAYS_OPEN,
+                      public_url="https://bot.example.org", telegram_webhook_secret=hooks["telegram"],
+                      zalo_webhook_secret=hooks["zalo"], media_link_seconds=3)
+    citizen = f"z{new_chat_id()}"
+    said = lambda: zalo.messages_to(citizen)  # noqa: E731
+    try:
+        services = build_services(env.settings, env.assistant)
+        async with serving(services.server()) as base, httpx.AsyncClient(base_url=base) as http:
+            for n, words in enumerate(("doi xa", "Ta Mung", RICE, "gặp cán bộ"), 1):
+                r = await http.post("/zalo/webhook", json=zalo.text_update(citizen, words),
+                                    headers={"X-Bot-Api-Secret-Token": hooks["zalo"]})
+                assert r.status_code == 200
+                await wait(zalo, lambda c, n=n: said()[n - 1:])
+            [post] = await wait(tg, lambda c: in_group(tg, "Người dân cần gặp cán bộ"))
+            hid = int(post["_shown"].split("#")[1].split(")")[0])
+
+            answer = tg.photo_update(COMMUNE_CHAT, "Bạn bấm vào đây nhé", user_id=COMMUNE_MEMBER,
+                                     reply_to_message=tg.sent[post["_message_id"]])
+            r = await http.post("/telegram/webhook", json={"update_id": tg.next_update_id(), **answer},
+                                headers={"X-Telegram-Bot-Api-Secret-Token": hooks["telegram"]})
+            assert r.status_code == 200
+            [(link, caption)] = await wait(zalo, lambda c: zalo.photos_to(citizen))
+            assert caption == replies.HANDOFF_FROM_MEMBER.format(name="Dân", text="Bạn bấm vào đây nhé")
+            assert link.startswith("https://bot.example.org/media/") and tg.token.split(":")[1] not in link
+
+            # Zalo fetches the link: the largest size of the member's photo, streamed from Telegram
+            path = link.removeprefix("https://bot.example.org")
+            got = await http.get(path)
+            assert got.status_code == 200 and got.headers["content-type"] == "image/jpeg"
+            assert got.content == tg.file_bytes(answer["message"]["photo"][-1]["file_id"])
+            assert got.headers["cache-control"] == "no-store" and tg.downloads
+            assert tg.token.encode() not in got.content and tg.token not in str(got.headers)
+            await wait(tg, lambda c: in_group(tg, say.HANDOFF_SENT))
+
+            assert (await http.get("/media/" + "A" * 43)).status_code == 404  # a guessed token
+            assert (await http.get("/media/x")).status_code == 404
+            await asyncio.sleep(3.5)
+            assert (await http.get(path)).status_code == 404  # expired
+        assert [(d, k, t, o, m) for d, k, t, o, m in _stored(env, hid)] == [
+            ("out", "photo", "Bạn bấm vào đây nhé", "sent", None)]  # no link, no bytes
+    finally:
+        env.store.close()
+
+
+async def test_a_members_photo_for_zalo_that_failed_gets_a_fresh_link_when_sent_again(rig):
+    """The stored reference of a photo waiting for a second attempt is Telegram's file id, never
+    a link of ours (links expire): each attempt mints its own."""
+    from bot.outbound import Photo
+
+    minted: list[str] = []
+
+    class Links:
+        async def link(self, photo):
+            minted.append(photo.ref)
+            return Photo("link", f"https://bot.example.org/media/t{len(minted)}")
+
+    rig.service.media = Links()
+    view = rig.store.open("zalo", "k1", "chat-1", None, "VNeID báo đang xử lý")
+    rig.store.take(view.id, 7, "Lan")
+    rig.sender.outcomes = [("retry", "zalo: Zalo API error 502")]
+    relayed = await rig.service.relay_photo_out(view.id, 7, "Lan", Photo("telegram", "AgAC-1"), "")
+    assert relayed is not None and not relayed.unsupported and relayed.result.outcome == "retry"
+    with rig.store._s() as s:
+        assert s.execute(text("select media from handoff_messages where direction = 'out'")).scalar() == \
+            "telegram:AgAC-1"
+    await rig.service.sweep()
+    assert minted == ["AgAC-1", "AgAC-1"]
+    assert rig.sender.photos == [("chat-1", "https://bot.example.org/media/t2", "👤 Lan (tổ công nghệ số cộng đồng):")]

@@ -108,6 +108,8 @@ class FakeTelegramAPI(FakeBotAPI):
         self.files: set[str] = set()  # file ids of photos this bot has seen or sent
         self.unreachable: set[str] = set()  # links Telegram cannot fetch (sendPhoto answers 400)
         self._file_ids = itertools.count(1)
+        self.file_paths: dict[str, str] = {}  # getFile's file_path -> file id (downloads)
+        self.downloads: list[str] = []  # file paths downloaded from /file/bot<token>/...
         self.forums: set[int] = set()  # supergroups with topics (getChat: is_forum)
         self.topics: dict[tuple[int, int], dict] = {}  # (chat, message_thread_id) -> {"name", "closed"}
 
@@ -182,6 +184,15 @@ class FakeTelegramAPI(FakeBotAPI):
             return self.ok(message)
         if method == "sendPhoto":
             return self._send_photo(params)
+        if method == "getFile":
+            file_id = params.get("file_id", "")
+            if file_id not in self.files:
+                return self.error(400, "Bad Request: invalid file_id")
+            path = f"photos/file_{sorted(self.files).index(file_id)}.jpg"
+            with self.cond:
+                self.file_paths[path] = file_id
+            return self.ok({"file_id": file_id, "file_unique_id": f"AQAD{len(file_id)}",
+                            "file_size": len(self.file_bytes(file_id)), "file_path": path})
         if method == "getChat":
             gifts = dict.fromkeys(("unlimited_gifts", "limited_gifts", "unique_gifts", "premium_subscription",
                                    "gifts_from_channels"), False)
@@ -211,6 +222,23 @@ class FakeTelegramAPI(FakeBotAPI):
                 message["reply_markup"] = params["reply_markup"]
             return self.ok(message)
         return self.error(404, "Not Found")
+
+    @staticmethod
+    def file_bytes(file_id: str) -> bytes:
+        """The content of a file (a tiny JPEG-looking body, different for each file id)."""
+        return b"\xff\xd8\xff\xe0" + file_id.encode() * 200 + b"\xff\xd9"
+
+    def serve_file(self, path: str) -> tuple[int, bytes, str] | None:
+        """Downloads as Telegram serves them: GET /file/bot<token>/<file_path> (getFile's path)."""
+        prefix = f"/file/bot{self.token}/"
+        if not path.startswith("/file/"):
+            return None
+        file_id = self.file_paths.get(path[len(prefix):]) if path.startswith(prefix) else None
+        if file_id is None:
+            return 404, b'{"ok":false,"error_code":404,"description":"Not Found"}', "application/json"
+        with self.cond:
+            self.downloads.append(path[len(prefix):])
+        return 200, self.file_bytes(file_id), "image/jpeg"
 
     def _create_topic(self, params: dict[str, Any]) -> tuple[int, dict]:
         """createForumTopic: the topic opens with a service message (forum_topic_created) whose

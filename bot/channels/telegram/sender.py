@@ -145,12 +145,18 @@ class TelegramRateLimiter(BaseRateLimiter[None]):
             attempt += 1
 
 
+def file_base_url(base_url: str) -> str:
+    """Where Telegram serves the files of a Bot API at `base_url` (".../bot" -> ".../file/bot")."""
+    return base_url[: -len("bot")] + "file/bot" if base_url.endswith("/bot") else "https://api.telegram.org/file/bot"
+
+
 def make_bot(token: str, base_url: str = DEFAULT_BASE_URL, policy: RetryPolicy | None = None,
              **limits: float) -> ExtBot[None]:
     """A Bot API client with the rate limiter; the Telegram channel's Application uses it too."""
     return ExtBot(
         token,
         base_url=base_url,
+        base_file_url=file_base_url(base_url),
         request=HTTPXRequest(connection_pool_size=CONNECTIONS),
         get_updates_request=HTTPXRequest(connection_pool_size=1),
         rate_limiter=TelegramRateLimiter(policy, **limits),
@@ -276,6 +282,17 @@ class TelegramSender:
         except (InvalidToken, TelegramError) as exc:
             return SendResult("retry", f"telegram: {type(exc).__name__}: {exc}")
         return SendResult("sent", "", (str(sent.message_id),))
+
+    async def file_url(self, file_id: str) -> str | None:
+        """Telegram's download link of a file (getFile), or None. It contains the bot token:
+        fetch it, never show or log it."""
+        try:
+            await self._connect()
+            found = await self.bot.get_file(file_id)
+        except TelegramError as exc:
+            log.warning("Telegram: getFile failed: %s", type(exc).__name__)
+            return None
+        return found.file_path or None
 
     async def is_forum(self, chat_id: int) -> bool:
         """Whether a group has forum topics (getChat's `is_forum`); False when Telegram cannot say."""
