@@ -111,6 +111,7 @@ class Settings(BaseSettings):
     handoff_signature: Literal["first_name", "team"] = "first_name"  # how members' messages are signed
     handoff_emergency_faq: str = "luadao-sau-khi-bi-lua"  # the FAQ entry sent at once on a scam in progress
     handoff_summary_minutes: float = 30.0  # a question asked this recently is the hand-off's summary
+    media_link_seconds: float = 600.0  # a member's photo link for Zalo (/media/<token>) lives this long
 
     # Abuse protection
     rate_limit_per_minute: int = 20

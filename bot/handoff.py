@@ -3,15 +3,19 @@
 The citizen asks ("gặp cán bộ", "/canbo", the "Hỏi cán bộ" button); the hand-off is opened in the
 database (table `handoffs`, so a restart keeps it open and every replica sees it) and posted to
 the team's Telegram group (the commune's `review_chat_ids`, else `TROLYSO_REVIEW_CHAT_IDS`) by a
-`TeamDesk` (bot.channels.telegram.handoff). While it is open, every message of that citizen goes
-to the group and the bot answers nothing (step 1 of the precedence in `bot.commands`), except
-"kết thúc" / `/ketthuc`, which ends it. A member's replies reach the citizen through the
-citizen's channel's `Sender`, signed with the member's first name (or the team's name).
+`TeamDesk` (bot.channels.telegram.handoff), in a topic of its own where the group has forum
+topics (a `handoff_messages` row of direction "topic"; closed when it ends). While it is open,
+every message of that citizen goes to the group and the bot answers nothing (step 1 of the
+precedence in `bot.commands`), except "kết thúc" / `/ketthuc`, which ends it. A member's replies
+reach the citizen through the citizen's channel's `Sender`, signed with the member's first name
+(or the team's name).
 
 Photos are relayed both ways by reference (`bot.outbound.Photo`: a Telegram file id or a link),
 never downloaded or stored: a message of kind photo keeps only its redacted caption; the citizen
-is reminded not to send photos of ID cards, bank cards or OTP codes. Zalo's Bot API sends only
-public links and the web chat shows no images, so a member's photo reaches Telegram citizens only.
+is reminded not to send photos of ID cards, bank cards or OTP codes. The web chat shows no images.
+Zalo's Bot API sends only public links: with `TROLYSO_PUBLIC_URL` set, a member's photo reaches a
+Zalo citizen through a short-lived link of our own (`PhotoLinks`, bot.channels.telegram.media),
+minted at each send (a retry gets a fresh one); without it the member is asked to describe it.
 
 Every relayed message is stored redacted (`handoff_messages`) and delivered in full; a relay to
 the citizen that fails for a passing reason keeps its full text (`pending`) until the worker
@@ -273,6 +277,15 @@ class HandoffStore:
                 .order_by(HandoffMessage.id)).all()
         return {int(c): int(m) for c, m in rows if c is not None and m is not None}
 
+    def topics(self, hid: int) -> dict[int, int]:
+        """The hand-off's forum topic in each group that has topics: chat id -> message_thread_id
+        (stored as a group message: a topic's id is the id of its "topic created" message)."""
+        with self._s() as s:
+            rows = s.execute(select(HandoffMessage.group_chat_id, HandoffMessage.group_message_id).where(
+                HandoffMessage.handoff_id == hid, HandoffMessage.direction == "topic")
+                .order_by(HandoffMessage.id)).all()
+        return {int(c): int(m) for c, m in rows if c is not None and m is not None}
+
     def take(self, hid: int, user_id: int, name: str) -> tuple[bool, HandoffView | None]:
         """Take a waiting hand-off (one winner across replicas); (taken now?, the hand-off)."""
         now = self.clock()
@@ -358,23 +371,43 @@ class TeamDesk(Protocol):
         """The groups of a commune's team (None: the provincial team)."""
         ...
 
+    async def open_topics(self, view: HandoffView) -> list[tuple[int, int]]:
+        """A topic of its own in each group that is a forum: the (chat, message_thread_id) of each."""
+        ...
+
+    async def close_topics(self, topics: Mapping[int, int]) -> None:
+        """Close the hand-off's topics (it has ended)."""
+        ...
+
     async def post(self, view: HandoffView, recent: list[str], later: str | None, scam: bool,
-                   note: str | None = None) -> list[tuple[int, int]]:
-        """Post the hand-off to its groups; the (chat, message) of each post sent."""
+                   note: str | None = None, topics: Mapping[int, int] | None = None) -> list[tuple[int, int]]:
+        """Post the hand-off to its groups (in its topic where there is one); the (chat, message)
+        of each post sent."""
         ...
 
-    async def relay(self, view: HandoffView, text: str, posts: Mapping[int, int]) -> list[tuple[int, int]]:
-        """Send a citizen's message (in full) to the groups, as a reply to each post."""
+    async def relay(self, view: HandoffView, text: str, posts: Mapping[int, int],
+                    topics: Mapping[int, int] | None = None) -> list[tuple[int, int]]:
+        """Send a citizen's message (in full) to the groups: into the topic, else as a reply to the post."""
         ...
 
-    async def relay_photo(self, view: HandoffView, photo: Photo, caption: str,
-                          posts: Mapping[int, int]) -> list[tuple[int, int]]:
-        """Send a citizen's photo (with its caption) to the groups, as a reply to each post."""
+    async def relay_photo(self, view: HandoffView, photo: Photo, caption: str, posts: Mapping[int, int],
+                          topics: Mapping[int, int] | None = None) -> list[tuple[int, int]]:
+        """Send a citizen's photo (with its caption) to the groups, like `relay`."""
         ...
 
-    async def notice(self, view: HandoffView, text: str, posts: Mapping[int, int]) -> list[tuple[int, int]]:
+    async def notice(self, view: HandoffView, text: str, posts: Mapping[int, int],
+                     topics: Mapping[int, int] | None = None) -> list[tuple[int, int]]:
         """A line from the bot about the hand-off (closed, undeliverable...)."""
         ...
+
+
+class PhotoLinks(Protocol):
+    """Public links to Telegram photos, for channels that send photos only from a link (Zalo)."""
+
+    async def link(self, photo: Photo) -> Photo | None: ...
+
+
+LINK_ONLY = ("zalo",)  # channels whose senders take a photo only as a public https link
 
 
 @dataclass(frozen=True)
@@ -391,7 +424,8 @@ class HandoffService:
 
     def __init__(self, settings: Settings, assistant: Assistant, store: HandoffStore, senders: Mapping[str, Sender],
                  state: StateStore, desk: TeamDesk | None = None,
-                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> None:
+                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+                 media: PhotoLinks | None = None) -> None:
         self.settings = settings
         self.assistant = assistant
         self.store = store
@@ -399,6 +433,7 @@ class HandoffService:
         self.state = state
         self.desk = desk
         self.clock = clock  # aware UTC
+        self.media = media
 
     @property
     def enabled(self) -> bool:
@@ -496,7 +531,8 @@ class HandoffService:
         view = await asyncio.to_thread(self.store.open, message.channel, key, message.chat_id, commune, summary)
         later = self.later(commune)
         scam = looks_like_scam(summary) or any(looks_like_scam(q) for q in recent)
-        posted = await self.desk.post(view, recent, later, scam)
+        topics = await self._open_topics(view)
+        posted = await self.desk.post(view, recent, later, scam, topics=topics)
         for group in posted:
             await asyncio.to_thread(self.store.add, view.id, "post", summary, group=group)
         if not posted:
@@ -513,9 +549,10 @@ class HandoffService:
         """The citizen's message (or photo, stored as its caption: never the image) to the groups."""
         assert self.desk is not None
         posts = await asyncio.to_thread(self.store.posts, view.id)
+        topics = await asyncio.to_thread(self.store.topics, view.id)
         kind = "text" if photo is None else "photo"
-        sent = (await self.desk.relay(view, text, posts) if photo is None
-                else await self.desk.relay_photo(view, photo, text, posts))
+        sent = (await self.desk.relay(view, text, posts, topics) if photo is None
+                else await self.desk.relay_photo(view, photo, text, posts, topics))
         if not sent:
             await asyncio.to_thread(self.store.add, view.id, "in", text, kind=kind, outcome="retry")
             return [replies.HANDOFF_NOT_SENT]
@@ -530,6 +567,7 @@ class HandoffService:
         closed = await asyncio.to_thread(self.store.close, view.id, "citizen")
         if closed is not None and self.desk is not None:
             await self._notice(closed, say.HANDOFF_ENDED_CITIZEN.format(hid=closed.id))
+            await self.close_topics(closed.id)
         return [replies.HANDOFF_CLOSED_CITIZEN]
 
     # -- the team's actions -------------------------------------------------------------------------
@@ -549,7 +587,9 @@ class HandoffService:
             return None
         since = self.clock().replace(tzinfo=None) - dt.timedelta(hours=1)
         recent = await asyncio.to_thread(self.store.recent_questions, view.user_key, view.channel, since)
-        for group in await self.desk.post(view, recent, self.later(None), False, note):
+        known = await asyncio.to_thread(self.store.topics, view.id)
+        topics = {**known, **await self._open_topics(view, skip=known)}
+        for group in await self.desk.post(view, recent, self.later(None), False, note, topics=topics):
             await asyncio.to_thread(self.store.add, view.id, "post", view.summary, group=group)
         return view
 
@@ -577,10 +617,10 @@ class HandoffService:
 
     def can_send_photo(self, channel: str, photo: Photo) -> bool:
         """Whether the citizen's channel can receive this photo: the web chat shows none, and the
-        Zalo Bot API sends only public links (a Telegram photo has none)."""
+        Zalo Bot API sends only public links (a Telegram photo has one only through `media`)."""
         if not hasattr(self.senders.get(channel), "send_photo"):
             return False
-        return not (channel == "zalo" and photo.source != "link")
+        return not (channel in LINK_ONLY and photo.source != "link" and self.media is None)
 
     async def relay_photo_out(self, hid: int, user_id: int, name: str, photo: Photo, caption: str) -> Relayed | None:
         """A member's photo to the citizen, signed in its caption; stored as its caption only."""
@@ -598,6 +638,22 @@ class HandoffService:
         result = await self._send(view.channel, view.chat_id or "", signed, photo)
         await asyncio.to_thread(self.store.settle, mid, result.outcome)
         return Relayed(result, view)
+
+    async def _open_topics(self, view: HandoffView, skip: Mapping[int, int] | None = None) -> dict[int, int]:
+        """A forum topic for the hand-off in each of its groups that has topics (recorded)."""
+        assert self.desk is not None
+        opened = {chat: thread for chat, thread in await self.desk.open_topics(view) if chat not in (skip or {})}
+        for chat, thread in opened.items():
+            await asyncio.to_thread(self.store.add, view.id, "topic", view.summary, group=(chat, thread))
+        return opened
+
+    async def close_topics(self, hid: int) -> None:
+        """Close the topics of a hand-off that has ended (groups without topics: nothing to do)."""
+        if self.desk is None:
+            return
+        topics = await asyncio.to_thread(self.store.topics, hid)
+        if topics:
+            await self.desk.close_topics(topics)
 
     async def note(self, hid: int, group: tuple[int, int]) -> None:
         """A bot message in the group that members may reply to (the thread of the hand-off)."""
@@ -631,6 +687,7 @@ class HandoffService:
                 await self._send(closed.channel, closed.chat_id, replies.HANDOFF_CLOSED_IDLE)
             await self._notice(closed, say.HANDOFF_ENDED_IDLE.format(
                 hid=hid, hours=f"{self.settings.handoff_idle_hours:g}"))
+            await self.close_topics(hid)
         for p in await asyncio.to_thread(self.store.pending):
             result = await self._send(p.channel, p.chat_id, p.text, p.photo)
             await asyncio.to_thread(self.store.settle, p.message_id, result.outcome)
@@ -654,7 +711,8 @@ class HandoffService:
         if self.desk is None:
             return
         posts = await asyncio.to_thread(self.store.posts, view.id)
-        for group in await self.desk.notice(view, text, posts):
+        topics = await asyncio.to_thread(self.store.topics, view.id)
+        for group in await self.desk.notice(view, text, posts, topics):
             await asyncio.to_thread(self.store.add, view.id, "note", text, group=group)
 
     async def _to_citizen(self, view: HandoffView, text: str, record: bool = True) -> SendResult:
@@ -674,6 +732,11 @@ class HandoffService:
                 send_photo = getattr(sender, "send_photo", None)
                 if send_photo is None:
                     return SendResult("refused", f"{channel}: this channel cannot receive photos")
+                if channel in LINK_ONLY and photo.source != "link" and self.media is not None:
+                    linked = await self.media.link(photo)  # fresh at each attempt: links expire
+                    if linked is None:
+                        return SendResult("retry", f"{channel}: no public link for the photo yet")
+                    photo = linked
                 result: SendResult = await send_photo(chat_id, photo, text)
                 return result
             return await sender.send_text(chat_id, text)

@@ -201,7 +201,7 @@ class HandoffMessage(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
-    direction: Mapped[str] = mapped_column(String(8))  # post, in (citizen -> team), out (team -> citizen), note
+    direction: Mapped[str] = mapped_column(String(8))  # post, in (citizen -> team), out (team -> citizen), note, topic
     kind: Mapped[str] = mapped_column(String(8), default="text")  # text, photo
     text: Mapped[str] = mapped_column(Text, default="")
     author: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # member's Telegram id (out)

@@ -3,7 +3,7 @@
 Top to bottom: the senders (one outbound path per provider), the reloader, the review queue and
 its Telegram handlers, the channels (thin adapters over `Assistant.handle`), the review worker,
 the spool flusher, the bulletin scheduler (scheduled bulletins, through the same senders), and one
-ASGI app serving the webhooks, `/healthz` and `/metrics`. No module
+ASGI app serving the webhooks, `/healthz`, `/metrics` and the hand-off's photo links (`/media/...`). No module
 looks another up: what a part uses is given to it here.
 """
 
@@ -36,6 +36,7 @@ from bot.bulletins.schedule import QuietHours
 from bot.channels.common import Metrics
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.telegram.handoff import HandoffHandlers, TelegramDesk
+from bot.channels.telegram.media import MediaLinks
 from bot.channels.telegram.report import ReportCommand
 from bot.channels.telegram.review import Authorizer, ReviewHandlers, ReviewPoster
 from bot.channels.telegram.sender import TelegramSender
@@ -158,6 +159,7 @@ class Services:
     handoff: HandoffService | None = None
     bulletins: BulletinScheduler | None = None
     contest_posts: ContestPoster | None = None
+    media: MediaLinks | None = None
 
     @asynccontextmanager
     async def running(self, *, watch: bool = True) -> AsyncIterator[Services]:
@@ -199,7 +201,8 @@ class Services:
 
     def app(self) -> Starlette:
         """The ASGI app; its lifespan runs everything above."""
-        return create_app(self.channels, self.metrics, self.running())
+        return create_app(self.channels, self.metrics, self.running(),
+                          routes=self.media.routes() if self.media is not None else ())
 
     def server(self) -> uvicorn.Server:
         """A uvicorn server for the app (not started)."""
@@ -274,8 +277,10 @@ def build_services(settings: Settings, assistant: Assistant, metrics: Metrics | 
     handoff = handoff_handlers = None
     if telegram is not None and store is not None and has_review_chats:
         desk = TelegramDesk(settings, telegram, communes)
+        # a member's photo reaches a Zalo citizen through a short-lived link of ours (/media/<token>)
+        services.media = MediaLinks(public_url, state, telegram, settings.media_link_seconds) if public_url else None
         handoff = HandoffService(settings, assistant, HandoffStore(store.sessions, store.ensure_schema),
-                                 senders, state, desk)
+                                 senders, state, desk, media=services.media)
         handoff_handlers = HandoffHandlers(handoff, desk, Authorizer(settings), faq_editor(settings),
                                            lambda: assistant.index)
         services.handoff = handoff
@@ -366,8 +371,10 @@ async def run_channels(channels: Sequence[Channel]) -> AsyncIterator[None]:
 
 
 def create_app(channels: Sequence[Channel], metrics: Metrics,
-               lifespan: contextlib.AbstractAsyncContextManager[object] | None = None) -> Starlette:
-    """The ASGI app: webhooks, /healthz, /metrics; `lifespan` runs while it serves."""
+               lifespan: contextlib.AbstractAsyncContextManager[object] | None = None,
+               routes: Sequence[BaseRoute] = ()) -> Starlette:
+    """The ASGI app: webhooks, /healthz, /metrics, and `routes` (the photo links, /media/...);
+    `lifespan` runs while it serves."""
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok", "channels": {c.name: c.mode for c in channels}})
@@ -375,20 +382,20 @@ def create_app(channels: Sequence[Channel], metrics: Metrics,
     async def metrics_endpoint(request: Request) -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/metrics", metrics_endpoint)]
-    routes += [
+    served: list[BaseRoute] = [Route("/healthz", healthz), Route("/metrics", metrics_endpoint), *routes]
+    served += [
         Route(f"/{c.name}/webhook", c.webhook, methods=["POST"]) for c in channels if c.mode == "webhook"
     ]
     for channel in channels:  # channels that serve pages and an API of their own (the web chat)
         if isinstance(channel, WebChannel):
-            routes += channel.routes()
+            served += channel.routes()
 
     @asynccontextmanager
     async def run(app: Starlette) -> AsyncIterator[None]:
         async with (lifespan if lifespan is not None else run_channels(channels)):
             yield
 
-    return Starlette(routes=routes, lifespan=run)
+    return Starlette(routes=served, lifespan=run)
 
 
 def parse_listen(listen: str) -> tuple[str, int]:

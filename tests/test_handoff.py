@@ -299,19 +299,25 @@ class _Desk:
     def chats(self, commune):
         return (-100,)
 
-    async def post(self, view, recent, later, scam, note=None):
+    async def open_topics(self, view):
+        return []
+
+    async def close_topics(self, topics):
+        return None
+
+    async def post(self, view, recent, later, scam, note=None, topics=None):
         self.posted.append((view.id, note))
         return [(-100, 500 + len(self.posted))]
 
-    async def relay(self, view, text, posts):
+    async def relay(self, view, text, posts, topics=None):
         self.relays.append(text)
         return [(-100, 600 + len(self.relays))]
 
-    async def relay_photo(self, view, photo, caption, posts):
+    async def relay_photo(self, view, photo, caption, posts, topics=None):
         self.photos.append((photo.ref, caption))
         return [(-100, 700 + len(self.photos))]
 
-    async def notice(self, view, text, posts):
+    async def notice(self, view, text, posts, topics=None):
         self.notices.append(text)
         return [(-100, 800 + len(self.notices))]
 
@@ -604,3 +610,156 @@ async def test_the_worker_sends_a_failed_photo_again_and_then_forgets_its_refere
     # a Telegram photo cannot go to a Zalo citizen: nothing is stored or sent
     refused = await rig.service.relay_photo_out(view.id, 7, "Lan", Photo("telegram", "AgAC-1"), "")
     assert refused is not None and refused.unsupported and len(_relays(rig, view.id)) == 1
+
+
+async def test_in_a_forum_group_each_handoff_gets_its_own_topic(env, apis):
+    """A group with topics (getChat: is_forum): the hand-off opens a topic named after the
+    citizen's summary; everything about it goes there (message_thread_id); a member's message in
+    the topic reaches the citizen without replying to anything; ending it closes the topic."""
+    tg, zalo = apis
+    tg.forums.add(COMMUNE_CHAT)
+    citizen = f"z{new_chat_id()}"
+    said = lambda: zalo.messages_to(citizen)  # noqa: E731
+    async with running(env):
+        for n, words in enumerate(("doi xa", "Ta Mung", RICE, "gặp cán bộ"), 1):
+            zalo.push(zalo.text_update(citizen, words))
+            await wait(zalo, lambda c, n=n: said()[n - 1:])
+        [post] = await wait(tg, lambda c: in_group(tg, "Người dân cần gặp cán bộ"))
+        hid = int(post["_shown"].split("#")[1].split(")")[0])
+        [created] = [c.params for c in tg.calls_of("createForumTopic") if c.status == 200]
+        assert created["name"] == f"#{hid} {RICE}"
+        thread = int(post["message_thread_id"])
+        assert tg.topics[(COMMUNE_CHAT, thread)] == {"name": f"#{hid} {RICE}", "closed": False}
+        assert "reply_parameters" not in post  # no reply chain inside the topic
+
+        # the citizen's message goes into the topic
+        zalo.push(zalo.text_update(citizen, "VNeID báo đang xử lý"))
+        [relayed] = await wait(tg, lambda c: in_group(tg, "VNeID báo đang xử lý"))
+        assert int(relayed["message_thread_id"]) == thread
+
+        # a non-member writing in the topic is refused
+        tg.push(tg.topic_update(COMMUNE_CHAT, thread, "xin chào", user_id=OUTSIDER))
+        [refused] = await wait(tg, lambda c: in_group(tg, say.REFUSED))
+        assert int(refused["message_thread_id"]) == thread
+
+        # a member writes in the topic (replying to nothing): it reaches the citizen and takes it
+        tg.push(tg.topic_update(COMMUNE_CHAT, thread, "Bạn đăng ký ở đâu ạ?", user_id=COMMUNE_MEMBER))
+        await wait(zalo, lambda c: [t for t in said() if "Bạn đăng ký ở đâu" in t])
+        assert said()[-2:] == [replies.HANDOFF_TAKEN.format(name="Dân"),
+                               replies.HANDOFF_FROM_MEMBER.format(name="Dân", text="Bạn đăng ký ở đâu ạ?")]
+        [ok] = await wait(tg, lambda c: in_group(tg, say.HANDOFF_SENT))
+        assert int(ok["message_thread_id"]) == thread
+
+        # "kết thúc" in the topic ends it: both sides told, the topic closed
+        tg.push(tg.topic_update(COMMUNE_CHAT, thread, "kết thúc", user_id=COMMUNE_MEMBER))
+        [ended] = await wait(tg, lambda c: in_group(tg, f"đã kết thúc #{hid}"))
+        assert int(ended["message_thread_id"]) == thread
+        await wait(tg, lambda c: [x for x in c if x.method == "closeForumTopic" and x.status == 200])
+        assert tg.topics[(COMMUNE_CHAT, thread)]["closed"]
+        await wait(zalo, lambda c: said()[-1] == replies.HANDOFF_CLOSED_TEAM)
+        # every bot message of the hand-off in that group went into its topic
+        assert all(int(m.get("message_thread_id") or 0) == thread for m in tg.messages_to(COMMUNE_CHAT)
+                   if f"#{hid}" in m["_shown"])
+    with env.store.session() as s:
+        assert s.execute(text("select status from handoffs where id = :i"), {"i": hid}).scalar() == "closed"
+
+
+async def test_a_citizen_ending_it_closes_the_topic_and_ordinary_groups_keep_reply_chains(env, apis):
+    tg, zalo = apis
+    tg.forums.add(COMMUNE_CHAT)
+    citizen = f"z{new_chat_id()}"
+    said = lambda: zalo.messages_to(citizen)  # noqa: E731
+    async with running(env):
+        for n, words in enumerate(("doi xa", "Ta Mung", RICE, "gặp cán bộ"), 1):
+            zalo.push(zalo.text_update(citizen, words))
+            await wait(zalo, lambda c, n=n: said()[n - 1:])
+        [post] = await wait(tg, lambda c: in_group(tg, "Người dân cần gặp cán bộ"))
+        thread = int(post["message_thread_id"])
+        zalo.push(zalo.text_update(citizen, "kết thúc"))
+        await wait(tg, lambda c: [x for x in c if x.method == "closeForumTopic" and x.status == 200])
+        [note] = in_group(tg, "Người dân đã kết thúc")
+        assert int(note["message_thread_id"]) == thread and tg.topics[(COMMUNE_CHAT, thread)]["closed"]
+    # the provincial group is an ordinary group: no topic was asked for there
+    assert all(int(c.params["chat_id"]) == COMMUNE_CHAT for c in tg.calls_of("createForumTopic"))
+
+
+async def test_a_members_photo_reaches_a_zalo_citizen_through_a_short_lived_link_of_ours(
+        tmp_path, small_index_dir, embedder, model_dir, apis):
+    """With TROLYSO_PUBLIC_URL set (webhooks), Zalo gets `<public url>/media/<token>`: Zalo fetches
+    it and the app streams the photo from Telegram (getFile) without showing Telegram's link (it
+    holds the bot token); a guessed or expired token is a 404; nothing of the photo is stored."""
+    import httpx
+
+    from bot.server import build_services
+    from tests.channels.helpers import serving
+
+    tg, zalo = apis
+    hooks = {"telegram": "tg-hook-secret-1234", "zalo": "zalo-hook-secret-1234"}
+    env = commune_env(tmp_path, small_index_dir, embedder, model_dir, tg, zalo, handoff_hours=ALWAYS_OPEN,
+                      public_url="https://bot.example.org", telegram_webhook_secret=hooks["telegram"],
+                      zalo_webhook_secret=hooks["zalo"], media_link_seconds=3)
+    citizen = f"z{new_chat_id()}"
+    said = lambda: zalo.messages_to(citizen)  # noqa: E731
+    try:
+        services = build_services(env.settings, env.assistant)
+        async with serving(services.server()) as base, httpx.AsyncClient(base_url=base) as http:
+            for n, words in enumerate(("doi xa", "Ta Mung", RICE, "gặp cán bộ"), 1):
+                r = await http.post("/zalo/webhook", json=zalo.text_update(citizen, words),
+                                    headers={"X-Bot-Api-Secret-Token": hooks["zalo"]})
+                assert r.status_code == 200
+                await wait(zalo, lambda c, n=n: said()[n - 1:])
+            [post] = await wait(tg, lambda c: in_group(tg, "Người dân cần gặp cán bộ"))
+            hid = int(post["_shown"].split("#")[1].split(")")[0])
+
+            answer = tg.photo_update(COMMUNE_CHAT, "Bạn bấm vào đây nhé", user_id=COMMUNE_MEMBER,
+                                     reply_to_message=tg.sent[post["_message_id"]])
+            r = await http.post("/telegram/webhook", json={"update_id": tg.next_update_id(), **answer},
+                                headers={"X-Telegram-Bot-Api-Secret-Token": hooks["telegram"]})
+            assert r.status_code == 200
+            [(link, caption)] = await wait(zalo, lambda c: zalo.photos_to(citizen))
+            assert caption == replies.HANDOFF_FROM_MEMBER.format(name="Dân", text="Bạn bấm vào đây nhé")
+            assert link.startswith("https://bot.example.org/media/") and tg.token.split(":")[1] not in link
+
+            # Zalo fetches the link: the largest size of the member's photo, streamed from Telegram
+            path = link.removeprefix("https://bot.example.org")
+            got = await http.get(path)
+            assert got.status_code == 200 and got.headers["content-type"] == "image/jpeg"
+            assert got.content == tg.file_bytes(answer["message"]["photo"][-1]["file_id"])
+            assert got.headers["cache-control"] == "no-store" and tg.downloads
+            assert tg.token.encode() not in got.content and tg.token not in str(got.headers)
+            await wait(tg, lambda c: in_group(tg, say.HANDOFF_SENT))
+
+            assert (await http.get("/media/" + "A" * 43)).status_code == 404  # a guessed token
+            assert (await http.get("/media/x")).status_code == 404
+            await asyncio.sleep(3.5)
+            assert (await http.get(path)).status_code == 404  # expired
+        assert [(d, k, t, o, m) for d, k, t, o, m in _stored(env, hid)] == [
+            ("out", "photo", "Bạn bấm vào đây nhé", "sent", None)]  # no link, no bytes
+    finally:
+        env.store.close()
+
+
+async def test_a_members_photo_for_zalo_that_failed_gets_a_fresh_link_when_sent_again(rig):
+    """The stored reference of a photo waiting for a second attempt is Telegram's file id, never
+    a link of ours (links expire): each attempt mints its own."""
+    from bot.outbound import Photo
+
+    minted: list[str] = []
+
+    class Links:
+        async def link(self, photo):
+            minted.append(photo.ref)
+            return Photo("link", f"https://bot.example.org/media/t{len(minted)}")
+
+    rig.service.media = Links()
+    view = rig.store.open("zalo", "k1", "chat-1", None, "VNeID báo đang xử lý")
+    rig.store.take(view.id, 7, "Lan")
+    rig.sender.outcomes = [("retry", "zalo: Zalo API error 502")]
+    relayed = await rig.service.relay_photo_out(view.id, 7, "Lan", Photo("telegram", "AgAC-1"), "")
+    assert relayed is not None and not relayed.unsupported and relayed.result.outcome == "retry"
+    with rig.store._s() as s:
+        assert s.execute(text("select media from handoff_messages where direction = 'out'")).scalar() == \
+            "telegram:AgAC-1"
+    await rig.service.sweep()
+    assert minted == ["AgAC-1", "AgAC-1"]
+    assert rig.sender.photos == [("chat-1", "https://bot.example.org/media/t2", "👤 Lan (tổ công nghệ số cộng đồng):")]

@@ -117,6 +117,10 @@ class FakeBotAPI:
     def handle(self, method: str, params: dict[str, Any]) -> tuple[int, dict]:
         raise NotImplementedError
 
+    def serve_file(self, path: str) -> tuple[int, bytes, str] | None:
+        """A GET that is not an API method (a file download): (status, body, type), else None."""
+        return None
+
     # -- plumbing -----------------------------------------------------------------------------
 
     def _record(self, call: Call) -> None:
@@ -140,7 +144,19 @@ class FakeBotAPI:
                 pass
 
             def do_GET(self) -> None:
-                self.do_POST()
+                served = fake.serve_file(self.path)
+                if served is None:
+                    self.do_POST()
+                    return
+                status, data, content_type = served
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", content_type)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)

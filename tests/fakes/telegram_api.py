@@ -108,6 +108,10 @@ class FakeTelegramAPI(FakeBotAPI):
         self.files: set[str] = set()  # file ids of photos this bot has seen or sent
         self.unreachable: set[str] = set()  # links Telegram cannot fetch (sendPhoto answers 400)
         self._file_ids = itertools.count(1)
+        self.file_paths: dict[str, str] = {}  # getFile's file_path -> file id (downloads)
+        self.downloads: list[str] = []  # file paths downloaded from /file/bot<token>/...
+        self.forums: set[int] = set()  # supergroups with topics (getChat: is_forum)
+        self.topics: dict[tuple[int, int], dict] = {}  # (chat, message_thread_id) -> {"name", "closed"}
 
     @property
     def base_url(self) -> str:
@@ -180,6 +184,32 @@ class FakeTelegramAPI(FakeBotAPI):
             return self.ok(message)
         if method == "sendPhoto":
             return self._send_photo(params)
+        if method == "getFile":
+            file_id = params.get("file_id", "")
+            if file_id not in self.files:
+                return self.error(400, "Bad Request: invalid file_id")
+            path = f"photos/file_{sorted(self.files).index(file_id)}.jpg"
+            with self.cond:
+                self.file_paths[path] = file_id
+            return self.ok({"file_id": file_id, "file_unique_id": f"AQAD{len(file_id)}",
+                            "file_size": len(self.file_bytes(file_id)), "file_path": path})
+        if method == "getChat":
+            gifts = dict.fromkeys(("unlimited_gifts", "limited_gifts", "unique_gifts", "premium_subscription",
+                                   "gifts_from_channels"), False)
+            return self.ok({**self._chat(int(params["chat_id"])), "accent_color_id": 0, "max_reaction_count": 11,
+                            "accepted_gift_types": gifts})  # a ChatFullInfo
+        if method == "createForumTopic":
+            return self._create_topic(params)
+        if method == "closeForumTopic":
+            chat, thread = int(params["chat_id"]), int(params.get("message_thread_id") or 0)
+            topic = self.topics.get((chat, thread))
+            if topic is None:
+                return self.error(400, "Bad Request: message thread not found")
+            if topic["closed"]:
+                return self.error(400, "Bad Request: TOPIC_NOT_MODIFIED")
+            with self.cond:
+                topic["closed"] = True
+            return self.ok(True)
         if method in ("sendChatAction", "answerCallbackQuery"):
             return self.ok(True)
         if method == "editMessageReplyMarkup":
@@ -192,6 +222,50 @@ class FakeTelegramAPI(FakeBotAPI):
                 message["reply_markup"] = params["reply_markup"]
             return self.ok(message)
         return self.error(404, "Not Found")
+
+    @staticmethod
+    def file_bytes(file_id: str) -> bytes:
+        """The content of a file (a tiny JPEG-looking body, different for each file id)."""
+        return b"\xff\xd8\xff\xe0" + file_id.encode() * 200 + b"\xff\xd9"
+
+    def serve_file(self, path: str) -> tuple[int, bytes, str] | None:
+        """Downloads as Telegram serves them: GET /file/bot<token>/<file_path> (getFile's path)."""
+        prefix = f"/file/bot{self.token}/"
+        if not path.startswith("/file/"):
+            return None
+        file_id = self.file_paths.get(path[len(prefix):]) if path.startswith(prefix) else None
+        if file_id is None:
+            return 404, b'{"ok":false,"error_code":404,"description":"Not Found"}', "application/json"
+        with self.cond:
+            self.downloads.append(path[len(prefix):])
+        return 200, self.file_bytes(file_id), "image/jpeg"
+
+    def _create_topic(self, params: dict[str, Any]) -> tuple[int, dict]:
+        """createForumTopic: the topic opens with a service message (forum_topic_created) whose
+        id is the topic's message_thread_id."""
+        chat_id, name = int(params["chat_id"]), params.get("name", "")
+        if chat_id not in self.forums:
+            return self.error(400, "Bad Request: the chat is not a forum")
+        if not 1 <= len(name) <= 128:
+            return self.error(400, "Bad Request: TOPIC_TITLE_EMPTY" if not name else "Bad Request: TOPIC_TITLE_INVALID")
+        thread = next(self._message_ids)
+        created = {"message_id": thread, "date": int(time.time()), "chat": self._chat(chat_id), "from": self.BOT,
+                   "message_thread_id": thread, "is_topic_message": True,
+                   "forum_topic_created": {"name": name, "icon_color": 7322096}}
+        with self.cond:
+            self.topics[(chat_id, thread)] = {"name": name, "closed": False}
+            self.sent[thread] = created
+        return self.ok({"message_thread_id": thread, "name": name, "icon_color": 7322096})
+
+    def _in_topic(self, params: dict[str, Any], message: dict) -> tuple[int, dict] | None:
+        """Place a sent message in its topic (message_thread_id); an error when there is none."""
+        if not params.get("message_thread_id"):
+            return None
+        chat, thread = int(params["chat_id"]), int(params["message_thread_id"])
+        if (chat, thread) not in self.topics:
+            return self.error(400, "Bad Request: message thread not found")
+        message.update(message_thread_id=thread, is_topic_message=True)
+        return None
 
     def _get_updates(self, params: dict[str, Any]) -> list[dict]:
         offset = int(params.get("offset") or 0)
@@ -235,6 +309,9 @@ class FakeTelegramAPI(FakeBotAPI):
         }
         if markup:
             message["reply_markup"] = markup
+        refused = self._in_topic(params, message)
+        if refused:
+            return refused
         with self.cond:
             self.sent[message["message_id"]] = message
         params["_message_id"] = message["message_id"]  # recorded with the call, for callbacks
@@ -273,6 +350,9 @@ class FakeTelegramAPI(FakeBotAPI):
                    "photo": self._photo_sizes()}
         if caption:
             message["caption"] = caption
+        refused = self._in_topic(params, message)
+        if refused:
+            return refused
         with self.cond:
             self.sent[message["message_id"]] = message
         params["_message_id"] = message["message_id"]
@@ -292,10 +372,11 @@ class FakeTelegramAPI(FakeBotAPI):
     def next_update_id(self) -> int:
         return next(self._update_ids)
 
-    @staticmethod
-    def _chat(chat_id: int) -> dict:
+    def _chat(self, chat_id: int) -> dict:
         if chat_id > 0:
             return {"id": chat_id, "type": "private", "first_name": "Dân"}
+        if chat_id in self.forums:
+            return {"id": chat_id, "type": "supergroup", "title": "Tổ công nghệ số", "is_forum": True}
         return {"id": chat_id, "type": "group", "title": "Tổ công nghệ số"}
 
     def message_update(self, chat_id: int, user_id: int | None = None, **fields: Any) -> dict:
@@ -324,6 +405,12 @@ class FakeTelegramAPI(FakeBotAPI):
         if caption:
             fields["caption"] = caption
         return self.message_update(chat_id, user_id, photo=self._photo_sizes(), **fields)
+
+    def topic_update(self, chat_id: int, thread: int, text: str, user_id: int, **fields: Any) -> dict:
+        """A member's message in a forum topic. Like Telegram, a message that replies to nothing
+        else carries the topic's "topic created" message as `reply_to_message`."""
+        fields.setdefault("reply_to_message", self.sent[thread])
+        return self.text_update(chat_id, text, user_id, message_thread_id=thread, is_topic_message=True, **fields)
 
     def mention_update(self, chat_id: int, text: str, user_id: int | None = None) -> dict:
         """A group message that mentions the bot at the start: `@troly_so_bot <text>`."""
@@ -354,6 +441,13 @@ class FakeTelegramAPI(FakeBotAPI):
                 c.params for c in self.calls
                 if c.method == "sendMessage" and c.status == 200 and int(c.params["chat_id"]) == chat_id
             ]
+
+    def in_topic(self, chat_id: int, thread: int) -> list[dict]:
+        """sendMessage and sendPhoto calls that succeeded into one topic, oldest first."""
+        with self.cond:
+            return [c.params for c in self.calls
+                    if c.method in ("sendMessage", "sendPhoto") and c.status == 200
+                    and int(c.params["chat_id"]) == chat_id and int(c.params.get("message_thread_id") or 0) == thread]
 
     def photos_to(self, chat_id: int) -> list[dict]:
         """sendPhoto calls that succeeded for a chat, oldest first (`_shown`: the caption shown)."""

@@ -2,12 +2,16 @@
 
 - `TelegramDesk` (a `bot.handoff.TeamDesk`) posts a hand-off to its groups (the commune's
   `review_chat_ids`, else `TROLYSO_REVIEW_CHAT_IDS`) with **Nhận**, **Chuyển tỉnh** and
-  **Kết thúc**, and relays the citizen's messages there as replies to that post (a reply chain).
+  **Kết thúc**, and relays the citizen's messages there. In a group with forum topics (getChat's
+  `is_forum`) each hand-off gets a topic of its own, named after the citizen's summary
+  (createForumTopic; the bot needs the "manage topics" right), and the post, the citizen's
+  messages and the bot's notes go there (`message_thread_id`); the topic is closed when the
+  hand-off ends. In an ordinary group they are replies to the post (a reply chain).
 - `HandoffHandlers.early_handlers()` run before every other handler (`TelegramChannel`):
   * the buttons of a post (`ho:<action>:<id>`), only for members of the group's team or admins
     (`Authorizer` of the review loop; others get a refusal);
-  * a member's reply, in a group, to one of the bot's messages of a hand-off: relayed to the
-    citizen on their channel ("kết thúc" / `/ketthuc` ends it);
+  * a member's message in a hand-off's topic, or reply to one of the bot's messages of a
+    hand-off: relayed to the citizen on their channel ("kết thúc" / `/ketthuc` ends it);
   * a citizen's private message: the hand-off's precedence step (`HandoffService.on_citizen`);
   * the citizen's "Hỏi cán bộ" button (`hc:<question log id>`) under unanswered replies.
   After a hand-off ends, **Là câu hỏi có sẵn** adds its summary as an alternate of an FAQ entry
@@ -39,7 +43,7 @@ from telegram.ext import (
 
 from bot import commands
 from bot.channels.telegram.review import VIETNAM, Authorizer, _short
-from bot.channels.telegram.sender import CHANNEL, TelegramSender, keyboard
+from bot.channels.telegram.sender import CHANNEL, TOPIC_NAME_LIMIT, TelegramSender, keyboard
 from bot.config import Settings
 from bot.handoff import HandoffService, HandoffView
 from bot.outbound import Photo
@@ -102,52 +106,84 @@ class TelegramDesk:
         return keyboard([row, [(say.HANDOFF_BUTTON_END, f"{PREFIX}:{END}:{view.id}")]] if row
                         else [[(say.HANDOFF_BUTTON_END, f"{PREFIX}:{END}:{view.id}")]])
 
+    def topic_name(self, view: HandoffView) -> str:
+        """The topic's name: the hand-off's number and the citizen's (redacted) summary."""
+        return _short(f"#{view.id} {' '.join(view.summary.split())}", TOPIC_NAME_LIMIT)
+
+    async def open_topics(self, view: HandoffView) -> list[tuple[int, int]]:
+        """A topic of its own in each group that is a forum (getChat's `is_forum`); a group
+        whose topic cannot be made (no "manage topics" right) keeps the reply chain."""
+        done: list[tuple[int, int]] = []
+        for chat in self.chats(view.commune):
+            if await self.sender.is_forum(chat):
+                thread = await self.sender.create_topic(chat, self.topic_name(view))
+                if thread is not None:
+                    done.append((chat, thread))
+        return done
+
+    async def close_topics(self, topics: Mapping[int, int]) -> None:
+        for chat, thread in topics.items():
+            await self.sender.close_topic(chat, thread)
+
     async def post(self, view: HandoffView, recent: list[str], later: str | None, scam: bool,
-                   note: str | None = None) -> list[tuple[int, int]]:
+                   note: str | None = None, topics: Mapping[int, int] | None = None) -> list[tuple[int, int]]:
         done: list[tuple[int, int]] = []
         text = self.post_text(view, recent, later, scam, note)
         for chat in self.chats(view.commune):
-            result = await self.sender.send(chat, text, markup=self.markup(view), markup_on_first=True)
+            result = await self.sender.send(chat, text, markup=self.markup(view), markup_on_first=True,
+                                            thread=(topics or {}).get(chat))
             if result.ok and result.message_ids:
                 done.append((chat, int(result.message_ids[0])))
             else:
                 log.error("handoff #%s: cannot post to chat %s: %s", view.id, chat, result.problem)
         return done
 
-    async def relay(self, view: HandoffView, text: str, posts: Mapping[int, int]) -> list[tuple[int, int]]:
-        return await self._to_groups(view, say.HANDOFF_FROM_CITIZEN.format(hid=view.id, text=text), posts)
+    async def relay(self, view: HandoffView, text: str, posts: Mapping[int, int],
+                    topics: Mapping[int, int] | None = None) -> list[tuple[int, int]]:
+        return await self._to_groups(view, say.HANDOFF_FROM_CITIZEN.format(hid=view.id, text=text), posts, topics)
 
-    async def relay_photo(self, view: HandoffView, photo: Photo, caption: str,
-                          posts: Mapping[int, int]) -> list[tuple[int, int]]:
+    async def relay_photo(self, view: HandoffView, photo: Photo, caption: str, posts: Mapping[int, int],
+                          topics: Mapping[int, int] | None = None) -> list[tuple[int, int]]:
         """The citizen's photo into each group's thread. A link Telegram cannot fetch (Zalo's)
         goes as a text message with the link instead."""
         text = say.HANDOFF_PHOTO_FROM_CITIZEN.format(hid=view.id, caption=f":\n{caption}" if caption else "")
         done: list[tuple[int, int]] = []
         for chat in self.chats(view.commune):
-            result = await self.sender.send_photo(chat, photo, text, reply_to=posts.get(chat))
+            reply_to, thread = _place(chat, posts, topics)
+            result = await self.sender.send_photo(chat, photo, text, reply_to=reply_to, thread=thread)
             if result.outcome == "refused" and photo.source == "link":
                 log.info("handoff #%s: Telegram did not take the photo's link (%s); sending the link", view.id,
                          result.problem)
-                result = await self.sender.send(chat, f"{text}\n{photo.ref}", reply_to=posts.get(chat))
+                result = await self.sender.send(chat, f"{text}\n{photo.ref}", reply_to=reply_to, thread=thread)
             if result.ok and result.message_ids:
                 done.extend((chat, int(m)) for m in result.message_ids)
             else:
                 log.warning("handoff #%s: photo not delivered to chat %s: %s", view.id, chat, result.problem)
         return done
 
-    async def notice(self, view: HandoffView, text: str, posts: Mapping[int, int]) -> list[tuple[int, int]]:
-        return await self._to_groups(view, text, posts)
+    async def notice(self, view: HandoffView, text: str, posts: Mapping[int, int],
+                     topics: Mapping[int, int] | None = None) -> list[tuple[int, int]]:
+        return await self._to_groups(view, text, posts, topics)
 
-    async def _to_groups(self, view: HandoffView, text: str, posts: Mapping[int, int]) -> list[tuple[int, int]]:
+    async def _to_groups(self, view: HandoffView, text: str, posts: Mapping[int, int],
+                         topics: Mapping[int, int] | None = None) -> list[tuple[int, int]]:
         chats = self.chats(view.commune)
         done: list[tuple[int, int]] = []
         for chat in chats:
-            result = await self.sender.send(chat, text, reply_to=posts.get(chat))
+            reply_to, thread = _place(chat, posts, topics)
+            result = await self.sender.send(chat, text, reply_to=reply_to, thread=thread)
             if result.ok and result.message_ids:
                 done.extend((chat, int(m)) for m in result.message_ids)
             else:
                 log.warning("handoff #%s: not delivered to chat %s: %s", view.id, chat, result.problem)
         return done
+
+
+def _place(chat: int, posts: Mapping[int, int], topics: Mapping[int, int] | None) -> tuple[int | None, int | None]:
+    """Where a message of the hand-off goes in a group: (reply to, topic). In its topic, no
+    reply is needed; elsewhere it replies to the post (the reply chain)."""
+    thread = (topics or {}).get(chat)
+    return (None, thread) if thread is not None else (posts.get(chat), None)
 
 
 def _local(value: dt.datetime) -> str:
@@ -173,7 +209,7 @@ class HandoffHandlers:
             CallbackQueryHandler(self.on_button, pattern=rf"^{PREFIX}:"),
             CallbackQueryHandler(self.on_ask, pattern=rf"^{ASK}:\d*$"),
             MessageHandler(filters.UpdateType.MESSAGE & filters.ChatType.GROUPS & (filters.TEXT | filters.PHOTO)
-                           & filters.REPLY, self.on_member_text),
+                           & (filters.REPLY | filters.IS_TOPIC_MESSAGE), self.on_member_text),
             MessageHandler(filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE & filters.TEXT, self.on_citizen),
             MessageHandler(filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE & filters.PHOTO,
                            self.on_citizen_photo),
@@ -229,12 +265,17 @@ class HandoffHandlers:
 
     async def on_member_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message, user = update.effective_message, update.effective_user
-        if message is None or user is None or message.reply_to_message is None:
+        if message is None or user is None:
             return
         replied = message.reply_to_message
-        if replied.from_user is None or replied.from_user.id != context.bot.id:
-            return
-        hid = await self._thread_of(message.chat_id, replied)
+        hid = None
+        if message.is_topic_message and message.message_thread_id is not None:  # any message in its topic
+            hid = await asyncio.to_thread(self.service.store.by_group_message, message.chat_id,
+                                          message.message_thread_id)
+        if hid is None:
+            if replied is None or replied.from_user is None or replied.from_user.id != context.bot.id:
+                return
+            hid = await self._thread_of(message.chat_id, replied)
         if hid is None:
             return  # not a hand-off's thread (a review answer, a question to the bot)
         view = await asyncio.to_thread(self.service.store.get, hid)
@@ -249,7 +290,7 @@ class HandoffHandlers:
         if not view.open:
             await self._reply(message, say.HANDOFF_CLOSED_ALREADY.format(hid=hid), hid)
         elif command is not None and command.name == "end":
-            await self._end(hid, user, message.chat_id, replied.message_id)
+            await self._end(hid, user, message.chat_id, message.message_id)
         else:
             relayed = (await self.service.relay_photo_out(hid, user.id, _first_name(user),
                                                           Photo("telegram", message.photo[-1].file_id), text)
@@ -351,6 +392,7 @@ class HandoffHandlers:
         markup = keyboard([[(say.HANDOFF_BUTTON_LINK, f"{PREFIX}:{LINK}:{hid}")],
                            [(say.HANDOFF_BUTTON_PROMOTE, f"{PREFIX}:{PROMOTE}:{hid}")]])
         await self._say(chat, text, post, hid, markup)
+        await self.service.close_topics(hid)  # the bot (an admin) can still post there: the buttons work
 
     # -- teaching the bot ---------------------------------------------------------------------------
 
@@ -416,8 +458,11 @@ class HandoffHandlers:
             log.warning("handoff: a message to a citizen was not delivered (%s): %s", result.outcome, result.problem)
 
     async def _say(self, chat: int, text: str, reply_to: int | None, hid: int, markup: Any = None) -> None:
-        """A bot message in the group's thread of the hand-off (members may reply to it)."""
-        result = await self.sender.send(chat, text, reply_to=reply_to, markup=markup, markup_on_first=True)
+        """A bot message in the group's thread of the hand-off (members may reply to it): in its
+        topic where the group has one."""
+        thread = (await asyncio.to_thread(self.service.store.topics, hid)).get(chat)
+        result = await self.sender.send(chat, text, reply_to=reply_to, markup=markup, markup_on_first=True,
+                                        thread=thread)
         for message_id in result.message_ids:
             await self.service.note(hid, (chat, int(message_id)))
 

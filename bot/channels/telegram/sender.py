@@ -38,6 +38,7 @@ DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 MESSAGES_PER_SECOND = 30  # Telegram: "no more than 30 messages per second" for one bot
 GROUP_MESSAGES_PER_MINUTE = 20  # Telegram: "no more than 20 messages per minute" in one group
 CAPTION_LIMIT = 1024  # Telegram: a photo's caption, after entity parsing
+TOPIC_NAME_LIMIT = 128  # Telegram: a forum topic's name, 1-128 characters
 CONNECTIONS = 256  # as python-telegram-bot's ApplicationBuilder sets for a bot
 
 
@@ -144,12 +145,18 @@ class TelegramRateLimiter(BaseRateLimiter[None]):
             attempt += 1
 
 
+def file_base_url(base_url: str) -> str:
+    """Where Telegram serves the files of a Bot API at `base_url` (".../bot" -> ".../file/bot")."""
+    return base_url[: -len("bot")] + "file/bot" if base_url.endswith("/bot") else "https://api.telegram.org/file/bot"
+
+
 def make_bot(token: str, base_url: str = DEFAULT_BASE_URL, policy: RetryPolicy | None = None,
              **limits: float) -> ExtBot[None]:
     """A Bot API client with the rate limiter; the Telegram channel's Application uses it too."""
     return ExtBot(
         token,
         base_url=base_url,
+        base_file_url=file_base_url(base_url),
         request=HTTPXRequest(connection_pool_size=CONNECTIONS),
         get_updates_request=HTTPXRequest(connection_pool_size=1),
         rate_limiter=TelegramRateLimiter(policy, **limits),
@@ -203,10 +210,11 @@ class TelegramSender:
         markup_on_first: bool = False,
         reply_to: int | None = None,
         escaped: bool = False,
+        thread: int | None = None,
     ) -> SendResult:
         """Send text split under the limit. `markup` goes on the last part (the first with
         `markup_on_first`), threading (`reply_to`) on the first. `escaped`: `text` is already
-        HTML (kept whole: it must fit one message)."""
+        HTML (kept whole: it must fit one message). `thread`: a forum topic's message_thread_id."""
         target: int | str = int(chat_id) if str(chat_id).lstrip("-").isdigit() else chat_id
         parts = [text] if escaped else html_parts(text)
         if not parts:
@@ -224,6 +232,7 @@ class TelegramSender:
                     reply_parameters=(ReplyParameters(reply_to, allow_sending_without_reply=True)
                                       if reply_to is not None and n == 0 else None),
                     link_preview_options=LinkPreviewOptions(is_disabled=True),
+                    message_thread_id=thread,
                 )
                 ids.append(str(sent.message_id))
         except (Forbidden, BadRequest) as exc:  # blocked, chat not found, kicked: never deliverable
@@ -233,7 +242,7 @@ class TelegramSender:
         return SendResult("sent", "", tuple(ids))
 
     async def send_photo(self, chat_id: int | str, photo: Photo, caption: str = "", *,
-                         reply_to: int | None = None) -> SendResult:
+                         reply_to: int | None = None, thread: int | None = None) -> SendResult:
         """Send a photo by reference (a Telegram file id of this bot, or a link Telegram fetches)
         with a plain-text caption; a caption over Telegram's limit follows as a text message."""
         target: int | str = int(chat_id) if str(chat_id).lstrip("-").isdigit() else chat_id
@@ -246,6 +255,7 @@ class TelegramSender:
                 parse_mode=ParseMode.HTML,
                 reply_parameters=ReplyParameters(reply_to, allow_sending_without_reply=True)
                 if reply_to is not None else None,
+                message_thread_id=thread,
             )
         except (Forbidden, BadRequest) as exc:  # blocked, or a file id / link Telegram cannot use
             return SendResult("refused", f"telegram: {exc}")
@@ -253,7 +263,7 @@ class TelegramSender:
             return SendResult("retry", f"telegram: {type(exc).__name__}: {exc}")
         if short:
             return SendResult("sent", "", (str(sent.message_id),))
-        rest = await self.send(target, caption, reply_to=sent.message_id)
+        rest = await self.send(target, caption, reply_to=sent.message_id, thread=thread)
         return SendResult(rest.outcome, rest.problem, (str(sent.message_id), *rest.message_ids))
 
     async def send_document(self, chat_id: int | str, path: Path, caption: str = "") -> SendResult:
@@ -272,6 +282,46 @@ class TelegramSender:
         except (InvalidToken, TelegramError) as exc:
             return SendResult("retry", f"telegram: {type(exc).__name__}: {exc}")
         return SendResult("sent", "", (str(sent.message_id),))
+
+    async def file_url(self, file_id: str) -> str | None:
+        """Telegram's download link of a file (getFile), or None. It contains the bot token:
+        fetch it, never show or log it."""
+        try:
+            await self._connect()
+            found = await self.bot.get_file(file_id)
+        except TelegramError as exc:
+            log.warning("Telegram: getFile failed: %s", type(exc).__name__)
+            return None
+        return found.file_path or None
+
+    async def is_forum(self, chat_id: int) -> bool:
+        """Whether a group has forum topics (getChat's `is_forum`); False when Telegram cannot say."""
+        try:
+            await self._connect()
+            chat = await self.bot.get_chat(chat_id)
+        except TelegramError as exc:
+            log.warning("Telegram: getChat failed for %s: %s", chat_id, exc)
+            return False
+        return bool(chat.is_forum)
+
+    async def create_topic(self, chat_id: int, name: str) -> int | None:
+        """Open a forum topic (the bot needs the "manage topics" right); its message_thread_id,
+        or None when Telegram refuses (the caller falls back to a reply chain)."""
+        try:
+            await self._connect()
+            topic = await self.bot.create_forum_topic(chat_id, name[:TOPIC_NAME_LIMIT].strip() or "?")
+        except TelegramError as exc:
+            log.warning("Telegram: cannot create a topic in %s: %s", chat_id, exc)
+            return None
+        return int(topic.message_thread_id)
+
+    async def close_topic(self, chat_id: int, thread: int) -> bool:
+        try:
+            await self._connect()
+            return bool(await self.bot.close_forum_topic(chat_id, thread))
+        except TelegramError as exc:  # e.g. TOPIC_NOT_MODIFIED: closed already
+            log.info("Telegram: could not close topic %s in %s: %s", thread, chat_id, exc)
+            return False
 
     async def typing(self, chat_id: int | str) -> None:
         """The typing indicator: a nicety, never blocking or failing the answer."""
