@@ -1,55 +1,23 @@
-"""Talking to a person: a citizen's conversation handed to their community team (issue 16).
-
-The citizen asks ("gặp cán bộ", "/canbo", the "Hỏi cán bộ" button); the hand-off is opened in the
-database (table `handoffs`, so a restart keeps it open and every replica sees it) and posted to
-the team's Telegram group (the commune's `review_chat_ids`, else `TROLYSO_REVIEW_CHAT_IDS`) by a
-`TeamDesk` (bot.channels.telegram.handoff), in a topic of its own where the group has forum
-topics (a `handoff_messages` row of direction "topic"; closed when it ends). While it is open,
-every message of that citizen goes to the group and the bot answers nothing (step 1 of the
-precedence in `bot.commands`), except "kết thúc" / `/ketthuc`, which ends it. A member's replies
-reach the citizen through the citizen's channel's `Sender`, signed with the member's first name
-(or the team's name).
-
-Photos are relayed both ways by reference (`bot.outbound.Photo`: a Telegram file id or a link),
-never downloaded or stored: a message of kind photo keeps only its redacted caption; the citizen
-is reminded not to send photos of ID cards, bank cards or OTP codes. The web chat shows no images.
-Zalo's Bot API sends only public links: with `TROLYSO_PUBLIC_URL` set, a member's photo reaches a
-Zalo citizen through a short-lived link of our own (`PhotoLinks`, bot.channels.telegram.media),
-minted at each send (a retry gets a fresh one); without it the member is asked to describe it.
-
-Every relayed message is stored redacted (`handoff_messages`) and delivered in full; a relay to
-the citizen that fails for a passing reason keeps its full text (`pending`) until the worker
-(`HandoffService.run`) delivers it; one that can never be delivered is reported to the team.
-The worker also closes hand-offs idle for `handoff_idle_hours`; until a member takes one, only
-the team's working hours count (a Friday-evening request is not closed over the weekend).
-
-Working hours come from the commune (`hours` in communes.yaml) or `TROLYSO_HANDOFF_HOURS`
-(default 7:30-17:00 Monday to Friday, Vietnam time); outside them the citizen is told when to
-expect an answer. A message that looks like a scam in progress gets the emergency steps at once.
-"""
+"""The hand-off service: opening, routing, relaying both ways through the senders, closing, and
+the worker (retries, idle closing). See the package docstring for the whole flow."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import logging
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
-
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session, sessionmaker
+from typing import TYPE_CHECKING, Protocol
 
 from bot import commands
-from bot.models import Handoff, HandoffMessage, QuestionLog, utcnow
+from bot.handoff.hours import VIETNAM, Hours, looks_like_scam, parse_hours, when_label
+from bot.handoff.store import HandoffStore, HandoffView
 from bot.outbound import Photo, Sender, SendResult
-from bot.privacy import redact
 from bot.replies import citizens as replies
 from bot.replies import reviewers as say
 from bot.state import StateStore
 from bot.types import Message
-from indexer.text import clean, fold
 
 if TYPE_CHECKING:
     from bot.assistant import Assistant
@@ -57,312 +25,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-VIETNAM = dt.timezone(dt.timedelta(hours=7))
 SLOT = "handoff"  # state slot: the bot asked for the one-line summary
 SUMMARY_TTL = 900.0
-RECENT = 3  # the citizen's last questions shown on the team's post
-OPEN = ("waiting", "taken")
 
-# -- working hours ----------------------------------------------------------------------------
-
-_TIME_RANGE = re.compile(r"(\d{1,2})\s*(?:[:hg]\s*(\d{2}))?\s*[-–]\s*(\d{1,2})\s*(?:[:hg]\s*(\d{2}))?")
-_DAY_WORDS = {"hai": 0, "2": 0, "ba": 1, "3": 1, "tu": 2, "4": 2, "nam": 3, "5": 3, "sau": 4, "6": 4,
-              "bay": 5, "7": 5}
-_DAY = re.compile(r"(?:thu\s*|t)(hai|ba|tu|nam|sau|bay|[2-7])\b|(chu\s*nhat|\bcn\b)")
-
-
-@dataclass(frozen=True)
-class Hours:
-    """Opening hours: minute ranges of the day and the weekdays (0 = Monday) they apply to."""
-
-    ranges: tuple[tuple[int, int], ...]
-    days: frozenset[int]
-
-    def open_at(self, local: dt.datetime) -> bool:
-        minute = local.hour * 60 + local.minute
-        return local.weekday() in self.days and any(a <= minute < b for a, b in self.ranges)
-
-    def next_open(self, local: dt.datetime) -> dt.datetime:
-        """The next opening time at or after `local` (itself when open now)."""
-        if self.open_at(local):
-            return local
-        day = local.replace(hour=0, minute=0, second=0, microsecond=0)
-        for n in range(8):
-            date = day + dt.timedelta(days=n)
-            if date.weekday() not in self.days:
-                continue
-            for start, _ in sorted(self.ranges):
-                at = date + dt.timedelta(minutes=start)
-                if at > local:
-                    return at
-        return local
-
-    def worked(self, start: dt.datetime, end: dt.datetime) -> dt.timedelta:
-        """How much of [start, end) falls within the opening hours (naive local times)."""
-        total = dt.timedelta()
-        if end <= start:
-            return total
-        day = start.replace(hour=0, minute=0, second=0, microsecond=0)
-        while day < end:
-            if day.weekday() in self.days:
-                for a, b in self.ranges:
-                    lo = max(start, day + dt.timedelta(minutes=a))
-                    hi = min(end, day + dt.timedelta(minutes=b))
-                    if hi > lo:
-                        total += hi - lo
-            day += dt.timedelta(days=1)
-        return total
-
-
-DEFAULT_HOURS = Hours(((7 * 60 + 30, 17 * 60),), frozenset(range(5)))
-
-
-def parse_hours(text: str | None) -> Hours:
-    """"7:30-11:30, 13:30-17:00 thứ Hai đến thứ Sáu" -> Hours. Without time ranges: the default;
-    without days: Monday to Friday."""
-    if not text:
-        return DEFAULT_HOURS
-    folded = fold(clean(text).lower())
-    ranges = []
-    for m in _TIME_RANGE.finditer(folded):
-        start = int(m.group(1)) * 60 + int(m.group(2) or 0)
-        end = int(m.group(3)) * 60 + int(m.group(4) or 0)
-        if 0 <= start < end <= 24 * 60:
-            ranges.append((start, end))
-    rest = _TIME_RANGE.sub(" ", folded)
-    found = [6 if m.group(2) else _DAY_WORDS[m.group(1)] for m in _DAY.finditer(rest)]
-    if len(found) == 2 and re.search(r"den|[-–]", rest):
-        a, b = found
-        days = frozenset(range(a, b + 1)) if a <= b else frozenset([*range(a, 7), *range(0, b + 1)])
-    elif found:
-        days = frozenset(found)
-    else:
-        days = DEFAULT_HOURS.days
-    return Hours(tuple(ranges) or DEFAULT_HOURS.ranges, days)
-
-
-def when_label(at: dt.datetime) -> str:
-    """"7:30 thứ Hai (15/12)"."""
-    return replies.HANDOFF_WHEN.format(time=f"{at.hour}:{at.minute:02d}",
-                                       day=replies.HANDOFF_WEEKDAYS[at.weekday()], date=at.strftime("%d/%m"))
-
-
-# -- scams in progress --------------------------------------------------------------------------
-
-_SCAM = ("dang bi lua", "vua bi lua", "bi lua dao", "bi lua", "vua chuyen tien", "vua chuyen khoan", "vua ck",
-         "lo chuyen tien", "lo chuyen khoan", "da chuyen tien cho", "bi lua mat tien", "mat tien roi")
-
-
-def looks_like_scam(text: str) -> bool:
-    """A message that sounds like a scam happening now ("đang bị lừa", "vừa chuyển tiền")."""
-    folded = " " + " ".join(re.sub(r"[\W_]+", " ", fold(clean(text).lower())).split()) + " "
-    return any(f" {p} " in folded for p in _SCAM)
-
-
-# -- storage ------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class HandoffView:
-    id: int
-    status: str
-    channel: str
-    user_key: str
-    chat_id: str | None
-    commune: str | None
-    summary: str
-    taken_by: int | None
-    taken_name: str | None
-    created_at: dt.datetime
-    last_activity: dt.datetime
-    faq_id: str | None = None
-
-    @property
-    def open(self) -> bool:
-        return self.status in OPEN
-
-    @classmethod
-    def of(cls, h: Handoff) -> HandoffView:
-        return cls(h.id, h.status, h.channel, h.user_key, h.chat_id, h.commune, h.summary, h.taken_by,
-                   h.taken_name, h.created_at, h.last_activity, h.faq_id)
-
-
-@dataclass(frozen=True)
-class Pending:
-    """A relay to the citizen waiting for a second attempt."""
-
-    message_id: int
-    handoff_id: int
-    channel: str
-    chat_id: str
-    text: str
-    photo: Photo | None = None
-
-
-def _media(photo: Photo | None) -> str | None:
-    return f"{photo.source}:{photo.ref}" if photo is not None else None
-
-
-def _photo(media: str | None) -> Photo | None:
-    source, _, ref = (media or "").partition(":")
-    return Photo("telegram" if source == "telegram" else "link", ref) if ref else None
-
-
-class HandoffStore:
-    """The `handoffs` and `handoff_messages` tables."""
-
-    def __init__(self, sessions: sessionmaker[Session], ensure_schema: Callable[[], None] | None = None,
-                 clock: Callable[[], dt.datetime] = utcnow) -> None:
-        self._sessions = sessions
-        self._ensure_schema = ensure_schema
-        self.clock = clock
-
-    def _s(self) -> Session:
-        if self._ensure_schema is not None:
-            self._ensure_schema()
-        return self._sessions()
-
-    def open(self, channel: str, user_key: str, chat_id: str, commune: str | None, summary: str) -> HandoffView:
-        now = self.clock()
-        with self._s() as s, s.begin():
-            h = Handoff(channel=channel, user_key=user_key, chat_id=chat_id, commune=commune,
-                        summary=redact(summary), status="waiting", created_at=now, last_activity=now)
-            s.add(h)
-            s.flush()
-            return HandoffView.of(h)
-
-    def active(self, channel: str, user_key: str) -> HandoffView | None:
-        with self._s() as s:
-            h = s.scalars(select(Handoff).where(Handoff.channel == channel, Handoff.user_key == user_key,
-                                                Handoff.status.in_(OPEN)).order_by(Handoff.id.desc())).first()
-            return HandoffView.of(h) if h else None
-
-    def get(self, hid: int) -> HandoffView | None:
-        with self._s() as s:
-            h = s.get(Handoff, hid)
-            return HandoffView.of(h) if h else None
-
-    def by_group_message(self, chat_id: int, message_id: int) -> int | None:
-        with self._s() as s:
-            return s.scalar(select(HandoffMessage.handoff_id).where(
-                HandoffMessage.group_chat_id == chat_id, HandoffMessage.group_message_id == message_id))
-
-    def add(self, hid: int, direction: str, text: str, *, kind: str = "text", author: int | None = None,
-            outcome: str = "sent", pending: str | None = None,
-            group: tuple[int, int] | None = None, photo: Photo | None = None) -> int:
-        """Record one message (its text redacted here); touching the hand-off unless a post/note.
-        `photo`: the reference of a photo relay waiting for a second attempt (no image bytes)."""
-        now = self.clock()
-        with self._s() as s, s.begin():
-            m = HandoffMessage(handoff_id=hid, created_at=now, direction=direction, kind=kind,
-                               text=redact(text), author=author, outcome=outcome, pending=pending,
-                               media=_media(photo) if outcome == "retry" else None,
-                               group_chat_id=group[0] if group else None,
-                               group_message_id=group[1] if group else None)
-            s.add(m)
-            if direction in ("in", "out"):
-                values: dict[str, Any] = {"last_activity": now}
-                if direction == "out":
-                    h = s.get(Handoff, hid)
-                    if h is not None and h.first_reply_at is None:
-                        values["first_reply_at"] = now
-                s.execute(update(Handoff).where(Handoff.id == hid).values(**values))
-            s.flush()
-            return m.id
-
-    def posts(self, hid: int) -> dict[int, int]:
-        """The latest post of the hand-off in each group: chat id -> message id."""
-        with self._s() as s:
-            rows = s.execute(select(HandoffMessage.group_chat_id, HandoffMessage.group_message_id).where(
-                HandoffMessage.handoff_id == hid, HandoffMessage.direction == "post")
-                .order_by(HandoffMessage.id)).all()
-        return {int(c): int(m) for c, m in rows if c is not None and m is not None}
-
-    def topics(self, hid: int) -> dict[int, int]:
-        """The hand-off's forum topic in each group that has topics: chat id -> message_thread_id
-        (stored as a group message: a topic's id is the id of its "topic created" message)."""
-        with self._s() as s:
-            rows = s.execute(select(HandoffMessage.group_chat_id, HandoffMessage.group_message_id).where(
-                HandoffMessage.handoff_id == hid, HandoffMessage.direction == "topic")
-                .order_by(HandoffMessage.id)).all()
-        return {int(c): int(m) for c, m in rows if c is not None and m is not None}
-
-    def take(self, hid: int, user_id: int, name: str) -> tuple[bool, HandoffView | None]:
-        """Take a waiting hand-off (one winner across replicas); (taken now?, the hand-off)."""
-        now = self.clock()
-        with self._s() as s, s.begin():
-            done = s.execute(update(Handoff).where(Handoff.id == hid, Handoff.status == "waiting").values(
-                status="taken", taken_by=user_id, taken_name=name, taken_at=now, last_activity=now)).rowcount  # type: ignore[attr-defined]
-            h = s.get(Handoff, hid)
-            return bool(done), HandoffView.of(h) if h else None
-
-    def reroute(self, hid: int, commune: str | None) -> HandoffView | None:
-        """Pass an open hand-off to another team; it waits to be taken there."""
-        with self._s() as s, s.begin():
-            s.execute(update(Handoff).where(Handoff.id == hid, Handoff.status.in_(OPEN)).values(
-                commune=commune, status="waiting", taken_by=None, taken_name=None, taken_at=None,
-                last_activity=self.clock()))
-            h = s.get(Handoff, hid)
-            return HandoffView.of(h) if h else None
-
-    def close(self, hid: int, by: str) -> HandoffView | None:
-        """Close an open hand-off: the view as it was (with its chat id), or None when it was not
-        open. The raw chat id is forgotten."""
-        with self._s() as s, s.begin():
-            h = s.get(Handoff, hid)
-            if h is None or h.status not in OPEN:
-                return None
-            view = HandoffView.of(h)
-            done = s.execute(update(Handoff).where(Handoff.id == hid, Handoff.status.in_(OPEN)).values(
-                status="closed", closed_by=by, closed_at=self.clock(), chat_id=None)).rowcount  # type: ignore[attr-defined]
-            return view if done else None
-
-    def idle(self, before: dt.datetime) -> list[HandoffView]:
-        """Open hand-offs without activity since `before` (naive UTC)."""
-        with self._s() as s:
-            return [HandoffView.of(h) for h in s.scalars(select(Handoff).where(
-                Handoff.status.in_(OPEN), Handoff.last_activity < before).order_by(Handoff.id))]
-
-    def pending(self) -> list[Pending]:
-        with self._s() as s:
-            rows = s.execute(select(HandoffMessage.id, Handoff.id, Handoff.channel, Handoff.chat_id,
-                                    HandoffMessage.pending, HandoffMessage.media).join(Handoff)
-                             .where(HandoffMessage.outcome == "retry", Handoff.status.in_(OPEN))).all()
-        return [Pending(m, h, c, chat, text or "", _photo(media)) for m, h, c, chat, text, media in rows
-                if chat and (text or media)]
-
-    def settle(self, message_id: int, outcome: str) -> None:
-        """Record a relay's outcome; its full text is kept only while it is waiting."""
-        with self._s() as s, s.begin():
-            values: dict[str, Any] = {"outcome": outcome}
-            if outcome != "retry":
-                values["pending"] = values["media"] = None
-            s.execute(update(HandoffMessage).where(HandoffMessage.id == message_id).values(**values))
-
-    def texts(self, hid: int, direction: str) -> list[str]:
-        """The texts (a photo: its caption, if any) of one direction, oldest first."""
-        with self._s() as s:
-            return [t for t in s.scalars(select(HandoffMessage.text).where(
-                HandoffMessage.handoff_id == hid, HandoffMessage.direction == direction)
-                .order_by(HandoffMessage.id)) if t]
-
-    def set_faq(self, hid: int, faq_id: str) -> None:
-        with self._s() as s, s.begin():
-            s.execute(update(Handoff).where(Handoff.id == hid).values(faq_id=faq_id))
-
-    def recent_questions(self, user_hash: str, channel: str, since: dt.datetime, limit: int = RECENT) -> list[str]:
-        """The citizen's last questions (redacted, as the question log keeps them), oldest first."""
-        with self._s() as s:
-            rows = s.scalars(select(QuestionLog.text).where(
-                QuestionLog.user_hash == user_hash, QuestionLog.channel == channel,
-                QuestionLog.created_at >= since).order_by(QuestionLog.id.desc()).limit(limit)).all()
-        return list(reversed(rows))
-
-    def question(self, log_id: int) -> str | None:
-        with self._s() as s:
-            return s.scalar(select(QuestionLog.text).where(QuestionLog.id == log_id))
-
-
-# -- the team's side, as the service needs it -------------------------------------------------
 
 class TeamDesk(Protocol):
     """Where the teams see hand-offs (their Telegram groups)."""
@@ -743,4 +408,3 @@ class HandoffService:
         except Exception as exc:  # noqa: BLE001 - a failure must not lose the message
             log.exception("handoff: sending through %s failed", channel)
             return SendResult("retry", f"{channel}: {type(exc).__name__}")
-
