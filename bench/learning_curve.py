@@ -103,7 +103,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("set", nargs="?", default=str(ROOT.parent / "shared" / "eval" / "dev"))
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--policy", default="all", help="all; accented:N (accented wordings of at most N words); short:N (any of at most N words)")
+    parser.add_argument("--policy", default="all",
+                        help="all; accented:N (accented wordings of at most N words); short:N (any of at most N)")
     args = parser.parse_args()
     print("| reviewed questions | wordings taught | in-scope right on the rest (untaught) | "
           "confidently wrong (untaught) | helped by a clarification |")
