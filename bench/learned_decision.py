@@ -10,7 +10,8 @@ Each build reuses the embedding cache of the previous one, so only removed-then-
 embedded again. Per query the top 3 FAQ candidates are samples (label: it is the asked entry),
 with first-stage features (confidence, cosine, BM25/K, coverage, fuzzy, type mismatch, gaps to the
 best other FAQ candidate in confidence and in rank score, question length, unaccented question).
-A logistic regression (scikit-learn) is fitted; then the dev questions are answered with FAQ
+A logistic regression (scikit-learn: `.venv/bin/pip install scikit-learn` first; the product does
+not depend on it) is fitted; then the dev questions are answered with FAQ
 candidates' confidence replaced by that probability (ranking unchanged, passages unchanged), and
 thresholds are cross-validated exactly as `trolyso eval --cv` does, on a probability grid.
 
