@@ -18,12 +18,13 @@ import socket
 from collections.abc import Callable, Sequence
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.contests import MIN_PARTICIPANTS, Board, ContestBook, ContestResults, leaderboard
 from bot.models import QuizPost, utcnow
 from bot.outbound import Sender
+from bot.periodic import repeat
 from bot.replies import admins as texts
 from indexer.communes import Communes
 from indexer.quiz import Contest
@@ -149,11 +150,4 @@ class ContestPoster:
         return sent
 
     async def run(self, every: float = EVERY) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except SQLAlchemyError as exc:
-                log.warning("contest posts: database unavailable (%s); trying again later", type(exc).__name__)
-            except Exception:  # noqa: BLE001 - the loop must survive a bad round
-                log.exception("contest posts: posting failed; trying again later")
-            await asyncio.sleep(every)
+        await repeat(self.run_once, every, "contest posts")

@@ -24,7 +24,6 @@ from typing import Protocol
 
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -49,6 +48,7 @@ from bot.contest_posts import ContestPoster
 from bot.contests import ContestBook, ContestRecorder, ContestResults
 from bot.handoff import HandoffService, HandoffStore
 from bot.outbound import NoSender, RetryPolicy, Sender
+from bot.periodic import repeat
 from bot.quiz import Quiz, QuizBank
 from bot.reload import Reloader
 from bot.replies import admins
@@ -213,14 +213,7 @@ class Services:
 
 async def _flush_spool(store: Store, every: float) -> None:
     """Write questions spooled while the database was down, once it answers again."""
-    while True:
-        try:
-            await asyncio.to_thread(store.flush_spool)
-        except SQLAlchemyError as exc:
-            log.warning("spool: database unavailable (%s); trying again later", type(exc).__name__)
-        except Exception:  # noqa: BLE001 - the loop must survive a bad round
-            log.exception("spool: flushing failed; trying again later")
-        await asyncio.sleep(every)
+    await repeat(lambda: asyncio.to_thread(store.flush_spool), every, "spool")
 
 
 def build_services(settings: Settings, assistant: Assistant, metrics: Metrics | None = None) -> Services:

@@ -40,6 +40,7 @@ from bot.bulletins.files import BulletinFile
 from bot.bulletins.schedule import QuietHours, to_utc
 from bot.models import Bulletin, Citizen, Delivery, Subscriber, utcnow
 from bot.outbound import NoSender, Sender, SendResult
+from bot.periodic import repeat
 
 log = logging.getLogger(__name__)
 
@@ -418,13 +419,4 @@ class BulletinScheduler:
         return outcomes
 
     async def run(self) -> None:
-        from sqlalchemy.exc import SQLAlchemyError
-
-        while True:
-            try:
-                await self.round()
-            except SQLAlchemyError as exc:
-                log.warning("bulletins: database unavailable (%s); trying again later", type(exc).__name__)
-            except Exception:  # noqa: BLE001 - the loop must survive a bad round
-                log.exception("bulletins: a round failed; trying again later")
-            await asyncio.sleep(self.every)
+        await repeat(self.round, self.every, "bulletins")

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from bot.assistant import Assistant
     from bot.config import Settings
 
+from bot.periodic import repeat
+
 log = logging.getLogger(__name__)
 
 SLOT = "handoff"  # state slot: the bot asked for the one-line summary
@@ -363,12 +365,7 @@ class HandoffService:
                         hid=p.handoff_id, problem=result.problem))
 
     async def run(self, every: float = 60.0) -> None:
-        while True:
-            try:
-                await self.sweep()
-            except Exception:  # noqa: BLE001 - the loop must survive a bad round
-                log.exception("handoff: the sweep failed; trying again later")
-            await asyncio.sleep(every)
+        await repeat(self.sweep, every, "handoff")
 
     # -- helpers ------------------------------------------------------------------------------------
 

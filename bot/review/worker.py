@@ -4,13 +4,11 @@ groups to the review chats, retry deliveries that failed for a passing reason.""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Protocol
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from bot.config import Settings
+from bot.periodic import repeat
 from bot.review.delivery import Senders, deliver_group
 from bot.review.queue import GroupView, ReviewQueue
 
@@ -48,15 +46,4 @@ class ReviewWorker:
             log.info("review group %s: delivery retried: %s", gid, report.summary())
 
     async def run(self) -> None:
-        while True:
-            self._wake.clear()  # a wake() during the round below makes another round at once
-            try:
-                await self.tick()
-            except asyncio.CancelledError:
-                raise
-            except SQLAlchemyError as exc:  # the database is down: questions are spooled meanwhile
-                log.warning("review: database unavailable (%s); trying again later", type(exc).__name__)
-            except Exception:  # noqa: BLE001 - the loop must survive a bad tick
-                log.exception("review: background round failed; trying again later")
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.review_poll_seconds)
+        await repeat(self.tick, self.settings.review_poll_seconds, "review", self._wake)
