@@ -612,6 +612,13 @@ async def test_the_worker_sends_a_failed_photo_again_and_then_forgets_its_refere
     assert refused is not None and refused.unsupported and len(_relays(rig, view.id)) == 1
 
 
+async def from_muong_kim_ask_for_a_person(zalo, citizen: str) -> None:  # type: ignore[no-untyped-def]
+    """A Zalo citizen tells the bot they live in (former) Tà Mung, asks RICE, then for a person."""
+    for n, words in enumerate(("doi xa", "Ta Mung", RICE, "gặp cán bộ"), 1):
+        zalo.push(zalo.text_update(citizen, words))
+        await wait(zalo, lambda c, n=n: zalo.messages_to(citizen)[n - 1:])
+
+
 async def test_in_a_forum_group_each_handoff_gets_its_own_topic(env, apis):
     """A group with topics (getChat: is_forum): the hand-off opens a topic named after the
     citizen's summary; everything about it goes there (message_thread_id); a member's message in
@@ -621,9 +628,7 @@ async def test_in_a_forum_group_each_handoff_gets_its_own_topic(env, apis):
     citizen = f"z{new_chat_id()}"
     said = lambda: zalo.messages_to(citizen)  # noqa: E731
     async with running(env):
-        for n, words in enumerate(("doi xa", "Ta Mung", RICE, "gặp cán bộ"), 1):
-            zalo.push(zalo.text_update(citizen, words))
-            await wait(zalo, lambda c, n=n: said()[n - 1:])
+        await from_muong_kim_ask_for_a_person(zalo, citizen)
         [post] = await wait(tg, lambda c: in_group(tg, "Người dân cần gặp cán bộ"))
         hid = int(post["_shown"].split("#")[1].split(")")[0])
         [created] = [c.params for c in tg.calls_of("createForumTopic") if c.status == 200]
@@ -670,9 +675,7 @@ async def test_a_citizen_ending_it_closes_the_topic_and_ordinary_groups_keep_rep
     citizen = f"z{new_chat_id()}"
     said = lambda: zalo.messages_to(citizen)  # noqa: E731
     async with running(env):
-        for n, words in enumerate(("doi xa", "Ta Mung", RICE, "gặp cán bộ"), 1):
-            zalo.push(zalo.text_update(citizen, words))
-            await wait(zalo, lambda c, n=n: said()[n - 1:])
+        await from_muong_kim_ask_for_a_person(zalo, citizen)
         [post] = await wait(tg, lambda c: in_group(tg, "Người dân cần gặp cán bộ"))
         thread = int(post["message_thread_id"])
         zalo.push(zalo.text_update(citizen, "kết thúc"))
