@@ -673,7 +673,6 @@ async def test_a_citizen_ending_it_closes_the_topic_and_ordinary_groups_keep_rep
     tg, zalo = apis
     tg.forums.add(COMMUNE_CHAT)
     citizen = f"z{new_chat_id()}"
-    said = lambda: zalo.messages_to(citizen)  # noqa: E731
     async with running(env):
         await from_muong_kim_ask_for_a_person(zalo, citizen)
         [post] = await wait(tg, lambda c: in_group(tg, "Người dân cần gặp cán bộ"))
