@@ -58,6 +58,11 @@ def correct(q: Question, r: Reply) -> bool:
     return False
 
 
+def assisted(q: Question, r: Reply) -> bool:
+    """An in-scope question met with a clarification that offers its expected entry."""
+    return r.kind == "clarify" and any(s.faq_id == q.expect for s in r.suggestions)
+
+
 def score(questions: list[Question], replies: list[Reply], latencies_ms: list[float] | None = None) -> dict:
     by_kind: dict[str, list[bool]] = defaultdict(list)
     ins = [(q, r) for q, r in zip(questions, replies, strict=True) if q.kind in IN_SCOPE]
@@ -73,8 +78,9 @@ def score(questions: list[Question], replies: list[Reply], latencies_ms: list[fl
     m = {
         "questions": len(questions),
         "in_scope_acc": mean([correct(q, r) for q, r in ins]),
-        "in_scope_assisted": mean([r.kind == "clarify" and any(s.faq_id == q.expect for s in r.suggestions)
-                                   for q, r in ins]),
+        "in_scope_assisted": mean([assisted(q, r) for q, r in ins]),
+        # the citizen reaches the right answer either way: at once, or one tap on a suggestion away
+        "in_scope_right_or_helped": mean([correct(q, r) or assisted(q, r) for q, r in ins]),
         "in_scope_wrong": mean([r.kind in ("faq", "knowledge") and not correct(q, r) for q, r in ins]),
         "negative_rejection": mean([r.kind == "unanswered" for _, r in neg]),
         "negative_wrong": mean([r.kind in ("faq", "knowledge") for _, r in neg]),
@@ -147,8 +153,8 @@ def cross_validate(questions: list[Question], answer_with: AnswerWith, repeats: 
 
 
 def format_table(rows: list[tuple[str, dict]]) -> str:
-    cols = ["in_scope_acc", "in_scope_wrong", "in_scope_assisted", "negative_rejection", "negative_wrong",
-            "knowledge_hit", "chitchat"]
+    cols = ["in_scope_acc", "in_scope_wrong", "in_scope_assisted", "in_scope_right_or_helped", "negative_rejection",
+            "negative_wrong", "knowledge_hit", "chitchat"]
     kinds = sorted({k for _, m in rows for k in m if k.startswith("acc_")})
     head = ["run"] + cols + kinds
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]

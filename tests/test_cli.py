@@ -114,8 +114,9 @@ def test_eval_json_keys(tmp_path):
     m = json.loads(r.stdout)
     for key in ["in_scope_acc", "in_scope_assisted", "in_scope_wrong", "negative_wrong", "negative_rejection",
                 "knowledge_hit", "chitchat", "latency_p50_ms", "latency_p95_ms", "acc_no_diacritics",
-                "acc_out_of_scope", "acc_chitchat", "acc_knowledge"]:
+                "acc_out_of_scope", "acc_chitchat", "acc_knowledge", "in_scope_right_or_helped"]:
         assert key in m, key
+    assert m["in_scope_right_or_helped"] == m["in_scope_acc"] + m["in_scope_assisted"]
     assert m["chitchat"] == 1.0
     assert not (tmp_path / "var" / "trolyso.db").exists()  # eval never touches the database
 
