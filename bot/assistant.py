@@ -119,7 +119,7 @@ class Assistant:
             t = index.target(best.target)
             assert t is not None
             text = replies.KNOWLEDGE_PREFIX.format(source=t.source) + "\n" + t.answer.strip()
-            return Reply(question, "knowledge", text, d.score, source=t.source)
+            return Reply(question, "knowledge", text, d.score, source=t.source, passage_id=t.id)
         if d.kind == "clarify":
             sugg = tuple(Suggestion(c.target, index.target(c.target).question)  # type: ignore[union-attr]
                          for c in d.suggestions)

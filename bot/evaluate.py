@@ -1,4 +1,9 @@
-"""`trolyso eval`: score an evaluation set (../shared/eval/SPEC.md), tune and cross-validate thresholds."""
+"""`trolyso eval`: score an evaluation set (../shared/eval/SPEC.md), tune and cross-validate thresholds.
+
+Besides the SPEC's metrics it lists the confidently wrong answers ("confusions"): a share says how
+often the bot misleads, the list says which entries it mistakes for which, and so what to fix in the
+FAQ (a missing alternate, two entries too alike, an entry that attracts near-miss questions).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ import random
 import statistics
 import time
 import unicodedata
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,6 +165,61 @@ def format_table(rows: list[tuple[str, dict]]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, m in rows:
         lines.append("| " + " | ".join([name] + [f"{m.get(c, 0):.3f}" for c in cols + kinds]) + " |")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Confusion:
+    """A confidently wrong answer: what the question expected and what the bot answered instead."""
+
+    id: str
+    kind: str
+    text: str
+    expected: str | None  # the FAQ id expected; None for out-of-scope and near-miss questions
+    answered: str  # the FAQ id answered, or "kb:<passage id>"
+    score: float
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "kind": self.kind, "text": self.text, "expected": self.expected,
+                "answered": self.answered, "score": round(float(self.score), 4)}
+
+
+def confusions(questions: list[Question], replies: list[Reply]) -> list[Confusion]:
+    """The answers counted in `in_scope_wrong` and `negative_wrong`, by kind (in SPEC order) then id."""
+    out = []
+    for q, r in zip(questions, replies, strict=True):
+        if r.kind not in ("faq", "knowledge") or q.kind not in IN_SCOPE + NEGATIVE or correct(q, r):
+            continue
+        answered = r.faq_id if r.kind == "faq" else r.passage_id
+        out.append(Confusion(q.id, q.kind, q.text, q.expect if q.kind in IN_SCOPE else None,
+                             answered or f"{r.kind}:?", r.score))
+    order = {k: i for i, k in enumerate(IN_SCOPE + NEGATIVE)}
+    return sorted(out, key=lambda c: (order[c.kind], c.id))
+
+
+def confused_pairs(confs: list[Confusion]) -> list[tuple[str | None, str, int]]:
+    """(expected, answered, count) for the pairs met more than once, most frequent first."""
+    counts = Counter((c.expected, c.answered) for c in confs)
+    pairs = [(e, a, n) for (e, a), n in counts.items() if n > 1]
+    return sorted(pairs, key=lambda p: (-p[2], p[0] or "", p[1]))
+
+
+def _short(text: str, width: int = 80) -> str:
+    text = " ".join(text.split()).replace("|", "/")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def format_confusions(confs: list[Confusion], header: str) -> str:
+    """The confusions as a table, then the (expected → answered) pairs that repeat."""
+    lines = [f"{header}: {len(confs)}"]
+    if confs:
+        lines += ["| id | kind | question | expected | answered | score |", "|---|---|---|---|---|---|"]
+        lines += [f"| {c.id} | {c.kind} | {_short(c.text)} | {c.expected or '—'} | {c.answered} | {c.score:.3f} |"
+                  for c in confs]
+    pairs = confused_pairs(confs)
+    if pairs:
+        lines.append("confused pairs (expected → answered, more than once):")
+        lines += [f"  {e or '—'} → {a}: {n}" for e, a, n in pairs]
     return "\n".join(lines)
 
 

@@ -49,6 +49,7 @@ def run_eval(settings: Settings, set_dir: Path, embedder: TextEmbedder, as_json:
         replies.append(assistant.handle(Message(q.text, channel="eval")))
         latencies.append((time.perf_counter() - t0) * 1000)
     metrics = ev.score(questions, replies, latencies)
+    confusions = ev.confusions(questions, replies)
     result: dict = dict(metrics)
     rows = [("configured thresholds", metrics)]
     if cv:
@@ -60,6 +61,8 @@ def run_eval(settings: Settings, set_dir: Path, embedder: TextEmbedder, as_json:
         result["cv"] = cv_metrics
         result["tuned_in_sample"] = insample
         result["tuned_thresholds"] = tuned.model_dump()
+    result["confusions"] = [c.to_json() for c in confusions]
+    result["confused_pairs"] = [{"expected": e, "answered": a, "count": n} for e, a, n in ev.confused_pairs(confusions)]
     if as_json:
         print(json.dumps(result, ensure_ascii=False))
     else:
@@ -68,6 +71,10 @@ def run_eval(settings: Settings, set_dir: Path, embedder: TextEmbedder, as_json:
         print(f"latency per question: p50 {metrics['latency_p50_ms']:.1f} ms, p95 {metrics['latency_p95_ms']:.1f} ms")
         if cv:
             print("thresholds tuned on the whole set: " + json.dumps(result["tuned_thresholds"]))
+        # the cross-validated folds each reply under other thresholds: the list is the configured run's
+        print()
+        print(ev.format_confusions(confusions, "confidently wrong answers at the configured thresholds"
+                                   + (" (not the cross-validated folds)" if cv else "")))
     return 0
 
 

@@ -55,6 +55,7 @@ class Reply:
     suggestions: tuple[Suggestion, ...] = ()
     log_id: int | None = None  # id of the stored question record, if logged
     matched: str | None = None  # FAQ answers: the FAQ question answered, shown first to the citizen
+    passage_id: str | None = None  # knowledge answers: the passage answered ("kb:<passage id>"), for `trolyso eval`
 
     def to_json(self) -> dict:
         return {

@@ -51,6 +51,19 @@ def cli_in_process(monkeypatch, capsys, tmp_path: Path, argv: list[str], stdin: 
     return code, out.out, out.err
 
 
+def make_eval_set(folder: Path, questions: list[dict]) -> Path:
+    """An evaluation set (../shared/eval/SPEC.md) in `folder`: the small test FAQ and knowledge, and `questions`."""
+    import json
+    import shutil
+
+    folder.mkdir(parents=True)
+    shutil.copy(DATA / "faq.yaml", folder / "faq.yaml")
+    shutil.copytree(DATA / "knowledge", folder / "knowledge")
+    lines = [json.dumps(q, ensure_ascii=False) for q in questions]
+    (folder / "questions.jsonl").write_text("\n".join(lines), encoding="utf-8")
+    return folder
+
+
 def make_settings(tmp: Path, **overrides):  # type: ignore[no-untyped-def]
     from bot.config import Settings
 

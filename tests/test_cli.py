@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DATA, SHARED
+from tests.conftest import DATA, SHARED, make_eval_set
 
 TROLYSO = [sys.executable, "-m", "bot.cli"]
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,23 +98,19 @@ def test_other_model_index_is_refused(cli_index):
 
 
 def test_eval_json_keys(tmp_path):
-    s = tmp_path / "set"
-    (s / "knowledge").mkdir(parents=True)
-    (s / "faq.yaml").write_text((DATA / "faq.yaml").read_text(encoding="utf-8"), encoding="utf-8")
-    (s / "knowledge/nq57.md").write_text((DATA / "knowledge/nq57.md").read_text(encoding="utf-8"), encoding="utf-8")
-    qs = [
+    s = make_eval_set(tmp_path / "set", [
         {"id": "q1", "text": "toi quen mat khau vneid", "kind": "no_diacritics", "expect": "vneid-quen-mat-khau"},
         {"id": "q2", "text": "Hôm nay Lai Châu có mưa không?", "kind": "out_of_scope", "expect": None},
         {"id": "q3", "text": "chào bạn", "kind": "chitchat", "expect": "chitchat"},
         {"id": "q4", "text": "Kinh tế số năm 2030 chiếm bao nhiêu GDP?", "kind": "knowledge", "expect_text": ["30%"]},
-    ]
-    (s / "questions.jsonl").write_text("\n".join(json.dumps(q, ensure_ascii=False) for q in qs), encoding="utf-8")
+    ])
     r = run(["eval", "--set", str(s), "--json"], tmp_path)
     assert r.returncode == 0, r.stderr.decode()
     m = json.loads(r.stdout)
     for key in ["in_scope_acc", "in_scope_assisted", "in_scope_wrong", "negative_wrong", "negative_rejection",
                 "knowledge_hit", "chitchat", "latency_p50_ms", "latency_p95_ms", "acc_no_diacritics",
-                "acc_out_of_scope", "acc_chitchat", "acc_knowledge", "in_scope_right_or_helped"]:
+                "acc_out_of_scope", "acc_chitchat", "acc_knowledge", "in_scope_right_or_helped", "confusions",
+                "confused_pairs"]:
         assert key in m, key
     assert m["in_scope_right_or_helped"] == m["in_scope_acc"] + m["in_scope_assisted"]
     assert m["chitchat"] == 1.0
