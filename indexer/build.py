@@ -69,7 +69,7 @@ def fuzzy_docs(t: Target, tt: TargetText) -> list[str]:
     Learned wordings (citizens' own, taught by the review loop: `FaqEntry.learned`) count here and
     in the BM25 term counts (`TargetText.lexical_doc`), not in the dense channel, the coverage
     words or the question types: as alternates, 20 taught wordings cost other needs 10 points of
-    accuracy and 8 of confident-wrong answers; without the dense vector, within a point, while
+    accuracy and add 10 of confident-wrong answers; as learned wordings, within a point, while
     the same need asked later in other words gains 8 points and repeats are all answered
     (bench/learning_curve.py, docs/benchmarks.md)."""
     return [folded for _, folded in tt.wordings + tt.learned] if t.kind == "faq" else []
