@@ -126,7 +126,8 @@ class Index:
                 f"{embedder.name!r} ({embedder.fingerprint[:12]}); rebuild it with `trolyso index`")
         self.embedder = embedder
         try:
-            self.targets = [Target(**{**t, "alternates": tuple(t["alternates"]), "tags": tuple(t["tags"])})
+            self.targets = [Target(**{**t, "alternates": tuple(t["alternates"]), "tags": tuple(t["tags"]),
+                                      "learned": tuple(t.get("learned", ()))})
                             for t in json.loads((path / "targets.json").read_text(encoding="utf-8"))]
             self.dense = faiss.read_index(str(path / "dense.faiss"))
             self.dense_map = np.load(path / "dense_map.npy")

@@ -46,7 +46,7 @@ KEEP_BUILDS = 2
 
 
 def faq_target(e: FaqEntry) -> Target:
-    return Target(e.id, "faq", e.question, e.answer, e.source, e.category, e.alternates, e.tags)
+    return Target(e.id, "faq", e.question, e.answer, e.source, e.category, e.alternates, e.tags, e.learned)
 
 
 def passage_target(p: Passage) -> Target:
@@ -54,7 +54,8 @@ def passage_target(p: Passage) -> Target:
 
 
 def dense_docs(t: Target, tt: TargetText) -> list[tuple[str, str]]:
-    """(prompt, text) pairs embedded for a target: questions accented and folded; passages."""
+    """(prompt, text) pairs embedded for a target: questions accented and folded; passages.
+    Learned wordings are not embedded: see `fuzzy_docs`."""
     if t.kind == "faq":
         texts = list(dict.fromkeys(s for pair in tt.wordings for s in pair if s))
         return [("query", s) for s in texts]
@@ -63,7 +64,15 @@ def dense_docs(t: Target, tt: TargetText) -> list[tuple[str, str]]:
 
 
 def fuzzy_docs(t: Target, tt: TargetText) -> list[str]:
-    return [folded for _, folded in tt.wordings] if t.kind == "faq" else []
+    """Folded wordings a question is matched against for typos and repeats, learned ones included.
+
+    Learned wordings (citizens' own, taught by the review loop: `FaqEntry.learned`) count here and
+    in the BM25 term counts (`TargetText.lexical_doc`), not in the dense channel, the coverage
+    words or the question types: as alternates, 20 taught wordings cost other needs 10 points of
+    accuracy and add 10 of confident-wrong answers; as learned wordings, within a point, while
+    the same need asked later in other words gains 8 points and repeats are all answered
+    (bench/learning_curve.py, docs/benchmarks.md)."""
+    return [folded for _, folded in tt.wordings + tt.learned] if t.kind == "faq" else []
 
 
 def text_key(prompt: str, text: str) -> str:
@@ -237,7 +246,7 @@ CHANGES_FILE = "faq-changes.jsonl"
 
 
 def faq_changes(before: list[dict], after: list[Target]) -> dict[str, list[str]]:
-    """FAQ ids added, edited (question or answer), removed, and given new alternates."""
+    """FAQ ids added, edited (question or answer), removed, and given new alternates or learned wordings."""
     old = {t["id"]: t for t in before if t.get("kind") == "faq"}
     new = {t.id: t for t in after if t.kind == "faq"}
     edited, alternates = [], []
@@ -245,7 +254,7 @@ def faq_changes(before: list[dict], after: list[Target]) -> dict[str, list[str]]
         o, n = old[fid], new[fid]
         if (o.get("question"), (o.get("answer") or "").strip()) != (n.question, n.answer.strip()):
             edited.append(fid)
-        if set(n.alternates) - set(o.get("alternates") or ()):
+        if set(n.alternates) - set(o.get("alternates") or ()) or set(n.learned) - set(o.get("learned") or ()):
             alternates.append(fid)
     return {"added": sorted(new.keys() - old.keys()), "edited": edited,
             "removed": sorted(old.keys() - new.keys()), "alternates": alternates}

@@ -33,7 +33,8 @@ CATEGORIES: dict[str, str] = {
     "laichau": "Lai Châu, chính quyền hai cấp",
 }
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-KNOWN_KEYS = {"id", "category", "question", "alternates", "answer", "source", "reviewed", "review_by", "tags"}
+KNOWN_KEYS = {"id", "category", "question", "alternates", "learned", "answer", "source", "reviewed", "review_by",
+              "tags"}
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class FaqEntry:
     tags: tuple[str, ...] = ()
     line: int = 0
     review_by: str | None = None  # ISO date: check the answer again by then (`trolyso faq stale`)
+    learned: tuple[str, ...] = ()  # citizens' wordings taught by the review loop (indexer/learned.py)
 
     @property
     def questions(self) -> tuple[str, ...]:
@@ -239,22 +241,8 @@ def _entry(node: yaml.Node, err: _Report) -> FaqEntry | None:
             err(fields["category"].start_mark.line + 1,
                 f"unknown category {category!r}; use one of: {', '.join(CATEGORIES)}")
             ok = False
-    alternates: list[str] = []
-    if "alternates" in fields and not (
-        isinstance(fields["alternates"], yaml.ScalarNode) and _scalar(fields["alternates"]) is None
-    ):
-        alt = fields["alternates"]
-        if not isinstance(alt, yaml.SequenceNode):
-            err(alt.start_mark.line + 1, "`alternates` must be a list of texts")
-            ok = False
-        else:
-            for a in alt.value:
-                t = _text(_scalar(a)) if isinstance(a, yaml.ScalarNode) else None
-                if not t:
-                    err(a.start_mark.line + 1, "an alternate must be a non-empty text")
-                    ok = False
-                else:
-                    alternates.append(t)
+    alternates, ok = _texts(fields, "alternates", "an alternate", err, ok)
+    learned, ok = _texts(fields, "learned", "a learned wording", err, ok)
     tags: list[str] = []
     if "tags" in fields:
         tnode = fields["tags"]
@@ -284,12 +272,32 @@ def _entry(node: yaml.Node, err: _Report) -> FaqEntry | None:
         answer=str(values["answer"]),
         category=category,
         alternates=tuple(alternates),
+        learned=tuple(learned),
         source=optional.get("source"),
         reviewed=optional.get("reviewed"),
         tags=tuple(tags),
         line=line,
         review_by=optional.get("review_by"),
     )
+
+
+def _texts(fields: dict[str, yaml.Node], name: str, what: str, err: _Report, ok: bool) -> tuple[list[str], bool]:
+    """An optional list of texts (`alternates`, `learned`); `ok` becomes False on an error."""
+    out: list[str] = []
+    node = fields.get(name)
+    if node is None or (isinstance(node, yaml.ScalarNode) and _scalar(node) is None):
+        return out, ok
+    if not isinstance(node, yaml.SequenceNode):
+        err(node.start_mark.line + 1, f"`{name}` must be a list of texts")
+        return out, False
+    for a in node.value:
+        t = _text(_scalar(a)) if isinstance(a, yaml.ScalarNode) else None
+        if not t:
+            err(a.start_mark.line + 1, f"{what} must be a non-empty text")
+            ok = False
+        else:
+            out.append(t)
+    return out, ok
 
 
 def _check_duplicates(result: FaqFile, err: _Report, folded: Callable[[str], str]) -> None:
@@ -300,7 +308,7 @@ def _check_duplicates(result: FaqFile, err: _Report, folded: Callable[[str], str
             err(e.line, f"duplicate id {e.id!r} (first at line {seen_ids[e.id]})")
         else:
             seen_ids[e.id] = e.line
-        for q in e.questions:
+        for q in (*e.questions, *e.learned):
             key = folded(q)
             other = seen_text.get(key)
             if other and other[0] != e.id:

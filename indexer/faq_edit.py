@@ -4,6 +4,15 @@ Written with ruamel.yaml so that the admins' comments, order and formatting surv
 is validated with `indexer.faq.load_faq` before it replaces the file (atomically), and the
 previous file is kept as a dated backup. The community review loop (`bot.review.actions`) calls
 it when reviewers link a group to an entry or promote an answered group.
+
+A linked group's wordings go to the entry's `learned` list, not its `alternates`: citizens'
+wordings are long and chatty (greetings, family, places), and as alternates, embedded like the
+admins' own, they pulled unrelated questions to the entry. Simulated on the dev set
+(bench/learning_curve.py, 5 seeds, 100 reviewed questions, ~20 taught), alternates cost the
+other needs 10 points of accuracy and add 10 of confident-wrong answers; learned wordings, indexed for
+BM25 and fuzzy matching only (indexer/build.py `fuzzy_docs`), stay within a point of the
+untaught FAQ, while later citizens asking the same need in other words gain 8 points and the
+taught questions asked again (as typed, unaccented, with typos) are all answered.
 """
 
 from __future__ import annotations
@@ -75,6 +84,13 @@ class FaqEditor:
     # -- public --------------------------------------------------------------------------------
     def add_alternates(self, faq_id: str, texts: list[str]) -> Edit:
         """Add the wordings that no entry has yet (after normalisation) to entry `faq_id`."""
+        return self._add_wordings(faq_id, texts, "alternates")
+
+    def add_learned(self, faq_id: str, texts: list[str]) -> Edit:
+        """Add citizens' wordings that no entry has yet to the `learned` list of entry `faq_id`."""
+        return self._add_wordings(faq_id, texts, "learned")
+
+    def _add_wordings(self, faq_id: str, texts: list[str], key: str) -> Edit:
         def change(data: Any, style: _Style) -> list[str]:
             entry = next((e for e in _entries(data) if str(e.get("id")) == faq_id), None)
             if entry is None:
@@ -82,14 +98,20 @@ class FaqEditor:
             new = _new_wordings(data, texts)
             if not new:
                 return []
-            alts = entry.get("alternates")
+            alts = entry.get(key)
             if not isinstance(alts, list):
                 from ruamel.yaml.comments import CommentedSeq
 
                 alts = CommentedSeq()
                 keys = list(entry.keys())
-                at = keys.index("question") + 1 if "question" in keys else len(keys)
-                entry.insert(at, "alternates", alts)
+                after = [k for k in ("question", "alternates")[: 1 if key == "alternates" else 2] if k in keys]
+                at = keys.index(after[-1]) + 1 if after else len(keys)
+                # the lines after the entry (blank, comments) must stay after the new last key
+                trailing = _detach_trailing(entry) if at == len(keys) else ""
+                entry.insert(at, key, alts)
+                _append(alts, [style.string(t) for t in new])
+                _attach_trailing(entry, trailing)
+                return new
             _append(alts, [style.string(t) for t in new])
             return new
 
@@ -242,7 +264,7 @@ def _new_wordings(data: Any, texts: list[str]) -> list[str]:
     """Wordings no entry has yet (after normalisation), deduplicated, at most MAX_ALTERNATES."""
     seen: set[str] = set()
     for e in _entries(data):
-        for q in [e.get("question"), *(e.get("alternates") or [])]:
+        for q in [e.get("question"), *(e.get("alternates") or []), *(e.get("learned") or [])]:
             if q is not None:
                 seen.add(views(str(q)).folded)
     out: list[str] = []

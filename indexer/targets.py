@@ -24,3 +24,4 @@ class Target:
     category: str | None = None
     alternates: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
+    learned: tuple[str, ...] = ()  # citizens' wordings taught by the review loop (indexer/learned.py)

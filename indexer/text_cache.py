@@ -39,11 +39,13 @@ class TargetText:
     raw: tuple[str, ...]  # the wordings as written
     wordings: tuple[tuple[str, str], ...]  # (normalized, folded) of each
     answer: str  # folded
+    learned: tuple[tuple[str, str], ...] = ()  # (normalized, folded) of each learned wording (FaqEntry.learned)
 
     def lexical_doc(self) -> list[str]:
-        """Folded syllables + bigrams of every wording and the answer (answers help a lot)."""
+        """Folded syllables + bigrams of every wording, learned ones included, and the answer
+        (answers help a lot)."""
         terms: list[str] = []
-        for _, folded in self.wordings:
+        for _, folded in self.wordings + self.learned:
             terms += lexical_terms(folded)
         return terms + lexical_terms(self.answer)
 
@@ -53,7 +55,8 @@ class TargetText:
 
 
 def target_key(t: Target) -> str:
-    raw = json.dumps([code_version(), t.kind, t.question, list(t.alternates), t.answer], ensure_ascii=False)
+    raw = json.dumps([code_version(), t.kind, t.question, list(t.alternates), t.answer, list(t.learned)],
+                     ensure_ascii=False)
     return hashlib.sha1(raw.encode()).hexdigest()
 
 
@@ -81,7 +84,8 @@ class TextCache:
         if not isinstance(data, dict) or data.get("code") != code_version():
             return cls()
         try:
-            return cls({k: TargetText(tuple(r), tuple(map(tuple, w)), a) for k, r, w, a in data["targets"]})
+            return cls({k: TargetText(tuple(r), tuple(map(tuple, w)), a, tuple(map(tuple, lw)))
+                        for k, r, w, a, lw in data["targets"]})
         except (KeyError, TypeError, ValueError):
             return cls()
 
@@ -98,7 +102,8 @@ class TextCache:
 
     def derive(self, t: Target) -> TargetText:
         raw = wordings(t)
-        return TargetText(raw, tuple(map(self.wording, raw)), views(t.answer).folded)
+        return TargetText(raw, tuple(map(self.wording, raw)), views(t.answer).folded,
+                          tuple(map(self.wording, t.learned)))
 
     def lookup(self, targets: list[Target]) -> tuple[list[str], list[TargetText]]:
         """Keys and derived text of the targets; only targets not in the cache are derived."""
@@ -113,7 +118,7 @@ class TextCache:
 
     @classmethod
     def save(cls, build: Path, keys: list[str], texts: list[TargetText]) -> None:
-        rows = [[k, tt.raw, tt.wordings, tt.answer] for k, tt in zip(keys, texts, strict=True)]
+        rows = [[k, tt.raw, tt.wordings, tt.answer, tt.learned] for k, tt in zip(keys, texts, strict=True)]
         (build / cls.FILE).write_text(json.dumps({"code": code_version(), "targets": rows}, ensure_ascii=False),
                                        encoding="utf-8")
 

@@ -188,7 +188,7 @@ async def test_a_zalo_citizen_talks_to_the_communes_team_member(env, apis):
         await wait(zalo, lambda c: said()[9:])
         assert said()[9] == replies.UNANSWERED
 
-        # 8. two taps teach the bot: the citizen's wording becomes an alternate of an FAQ entry
+        # 8. two taps teach the bot: the citizen's wording becomes a learned wording of an FAQ entry
         [link] = [d for t, d in tg.buttons(ended) if t == say.HANDOFF_BUTTON_LINK]
         tg.push(tg.callback_update(COMMUNE_CHAT, link, ended["_message_id"], user_id=COMMUNE_MEMBER))
         [choices] = await wait(tg, lambda c: in_group(tg, f"#{hid}: chọn câu hỏi có sẵn"))
@@ -197,7 +197,7 @@ async def test_a_zalo_citizen_talks_to_the_communes_team_member(env, apis):
         [taught] = await wait(tg, lambda c: in_group(tg, "thành cách hỏi khác của mục"))
         faq_id = taught["_shown"].split("của mục ")[1].split(";")[0]
         entry = next(e for e in load_faq(env.faq).entries if e.id == faq_id)
-        assert RICE in entry.alternates
+        assert RICE in entry.learned and RICE not in entry.alternates
         with env.store.session() as s:
             row = s.execute(text("select status, closed_by, chat_id, faq_id from handoffs where id = :i"),
                             {"i": hid}).one()

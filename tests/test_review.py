@@ -314,6 +314,40 @@ def test_alternates_are_added_with_comments_order_and_quotes_kept(tmp_path):
     assert editor.add_alternates("luadao-b", ["có người xưng công an bắt chuyển tiền"]).added == []
 
 
+def test_learned_wordings_go_to_their_own_list_after_the_alternates(tmp_path):
+    path, editor = write_faq(tmp_path)
+    chatty = "Chào ad, bố em ở Tam Đường quên mật khẩu VNeID, giờ lấy lại thế nào ạ?"
+    edit = editor.add_learned("vneid-a", [chatty, "QUEN MAT KHAU VNEID", "Quên mật khẩu VNeID thì làm sao?"])
+    assert edit.added == [chatty]  # what the entry already says (after normalisation) is skipped
+    after = path.read_text(encoding="utf-8")
+    assert added_lines(FAQ_WITH_COMMENTS, after) == ["    learned:", f'      - "{chatty}"']
+    assert after.index("learned:") > after.index("# a note on this alternate")
+    entry = next(e for e in load_faq(path).entries if e.id == "vneid-a")
+    assert (entry.alternates, entry.learned) == (("quen mat khau vneid",), (chatty,))
+    # a learned wording counts as known: neither an alternate nor another entry's wording repeats it
+    assert editor.add_alternates("vneid-a", [chatty.lower()]).added == []
+    with pytest.raises(TeachError, match="already in the FAQ"):
+        editor.add_entry([chatty], "…")
+    # an entry without alternates gets the list right after its question
+    editor.add_learned("luadao-b", ["co ng xung cong an bat chuyen tien"])
+    after2 = path.read_text(encoding="utf-8")
+    assert after2.index("learned:\n      - \"co ng xung") > after2.index('question: "Công an gọi')
+    assert after2.index("learned:\n      - \"co ng xung") < after2.index("    answer: >")
+
+
+def test_learned_wordings_are_validated_like_alternates(tmp_path):
+    path, _ = write_faq(tmp_path, FAQ_WITH_COMMENTS.replace(
+        '  - "quen mat khau vneid"  # a note on this alternate\n',
+        '  - "quen mat khau vneid"  # a note on this alternate\n    learned: "not a list"\n'))
+    assert [i.message for i in load_faq(path).errors] == ["`learned` must be a list of texts"]
+    path.write_text(FAQ_WITH_COMMENTS.replace('question: "Công an gọi điện đòi chuyển tiền có phải lừa đảo?"',
+                                              'question: "Công an gọi điện đòi chuyển tiền có phải lừa đảo?"\n'
+                                              '    learned:\n      - "Quen mat khau VNeID thi lam sao"'),
+                    encoding="utf-8")
+    [issue] = load_faq(path).errors
+    assert "is the same as one of 'vneid-a'" in issue.message
+
+
 def test_a_backup_is_kept_for_every_change(tmp_path):
     path, editor = write_faq(tmp_path)
     first = editor.add_alternates("vneid-a", ["Tôi bị khóa VNeID"])
@@ -398,7 +432,8 @@ async def test_link_teaches_the_wordings_and_promote_adds_an_entry(env, apis):
     assert linked.group.status == "linked" and linked.report.sent == 2
     assert linked.added == [LOCKED_1, LOCKED_2] and linked.backup.exists()
     entry = next(e for e in load_faq(env.faq).entries if e.id == "vneid-quen-mat-khau")
-    assert entry.alternates[-2:] == (LOCKED_1, LOCKED_2)
+    assert entry.learned == (LOCKED_1, LOCKED_2)  # citizens' wordings: learned, not alternates
+    assert LOCKED_1 not in entry.alternates and LOCKED_2 not in entry.alternates
     assert zalo.messages_to("z42")[0].startswith(replies.COMMUNITY_ANSWER.format(question=LOCKED_2, answer="")[:-1])
     assert entry.answer.strip() in zalo.messages_to("z42")[0]
     promoted = promote_group(queue, editor, rice.id)

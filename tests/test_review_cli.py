@@ -160,7 +160,7 @@ def test_link_and_promote_teach_the_faq_file(env, main):
     assert f"group {ids[LOCKED_1]}: linked to vneid-quen-mat-khau" in out
     assert "2 wording(s) added to vneid-quen-mat-khau" in out
     entry = next(e for e in load_faq(env.faq).entries if e.id == "vneid-quen-mat-khau")
-    assert entry.alternates[-2:] == (LOCKED_1, LOCKED_2)
+    assert entry.learned == (LOCKED_1, LOCKED_2)
     [backup] = (env.settings.data_dir / "backups").iterdir()
     assert backup.read_text(encoding="utf-8") == before
     code, _, err = main("link", str(ids[RICE]), "khong-co-muc-nay")

@@ -1,5 +1,5 @@
 """What reviewers can decide, shared by the Telegram buttons and `trolyso review`: answer a
-group, link it to an FAQ entry (and teach the entry the group's wordings), promote an answered
+group, link it to an FAQ entry (and teach the entry the group's wordings as learned ones), promote an answered
 group to a new FAQ entry."""
 
 from __future__ import annotations
@@ -59,8 +59,9 @@ async def answer_group(queue: ReviewQueue, senders: Senders, gid: int, answer: s
 
 async def link_group(queue: ReviewQueue, senders: Senders, editor: FaqEditor, gid: int, faq_id: str,
                      index: Index | None = None) -> ActionResult:
-    """The group asks an existing FAQ entry: answer the citizens with it, and add their wording
-    as alternates of the entry. Linking an already linked group again only teaches."""
+    """The group asks an existing FAQ entry: answer the citizens with it, and teach the entry their
+    wordings (its `learned` list: indexer/faq_edit.py says why not `alternates`). Linking an
+    already linked group again only teaches."""
     await asyncio.to_thread(queue.assign_pending_quietly)
     _, text = await asyncio.to_thread(faq_answer_text, queue.settings, faq_id, index)
     group = await asyncio.to_thread(queue.group, gid)
@@ -72,7 +73,7 @@ async def link_group(queue: ReviewQueue, senders: Senders, editor: FaqEditor, gi
     group = await asyncio.to_thread(queue.group, gid)
     result = ActionResult(group, report, faq_id=faq_id)
     try:
-        edit = await asyncio.to_thread(editor.add_alternates, faq_id, group.wordings())
+        edit = await asyncio.to_thread(editor.add_learned, faq_id, group.wordings())
         result.added, result.backup = edit.added, edit.backup
     except FaqEditError as exc:
         result.teach_error = str(exc)

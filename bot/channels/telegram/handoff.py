@@ -425,7 +425,7 @@ class HandoffHandlers:
             return
         faq_id = found[n][0]
         try:
-            await asyncio.to_thread(self.editor.add_alternates, faq_id, [view.summary])
+            await asyncio.to_thread(self.editor.add_learned, faq_id, [view.summary])
         except FaqEditError as exc:
             await self._say(chat, say.TEACH_FAILED.format(error=exc), post, view.id)
             return

@@ -10,7 +10,7 @@ and the `/reload` command.
   * Trả lời: the bot asks the reviewer to reply; their next message in reply is the answer,
     delivered to every citizen of the group on their own channel (bot.review.actions);
   * Là câu hỏi có sẵn: the nearest FAQ entries as buttons; the pick answers the citizens with
-    that entry and adds their wording to it as alternates;
+    that entry and teaches it their wording (its `learned` list);
   * Bỏ qua: the group is closed without an answer;
   * /reload: rebuild the index now (bot.reload).
   Only members of a provincial review chat (checked with getChatMember), members of the review
