@@ -105,7 +105,9 @@ def dev_assistant(log: bool, tmp: Path):  # type: ignore[no-untyped-def]
     out = WORK / "dev-index"
     build_index(DEV_SET / "faq.yaml", DEV_SET / "knowledge", out, emb, exact_max=s.faiss_exact_max,
                 progress=False, log=lambda m: None)
-    index = Index.open(out, emb, retrieval_params(s))
+    # the second stage, when a model was tuned on the dev FAQ (`trolyso model tune --faq ...`)
+    index = Index.open(out, emb, retrieval_params(s, DEV_SET / "faq.yaml"))
+    index.wait_warm()
     store = Store(s.resolved_db_url, s.data_dir / "spool.jsonl") if log else None
     return Assistant(s, index, store)
 
@@ -173,7 +175,9 @@ def run() -> str:
     ours_top = top1([next((c.target for c in cs if c.kind == "faq"), None) for cs in cands])
 
     replies, ms, wall = timed_replies(lambda q: plain.handle(Message(q.text, channel="bench")), questions)
-    add("Trợ lý số pipeline (configured thresholds)", replies, ms, wall, "no question log", ours_top)
+    stage = "on" if plain.index.params.second_stage is not None else "off (no model tuned on the dev FAQ)"
+    add("Trợ lý số pipeline (configured thresholds)", replies, ms, wall, f"no question log; second stage {stage}",
+        ours_top)
     replies_l, ms_l, wall_l = timed_replies(
         lambda q: logged.handle(Message(q.text, channel="bench", user_id="u1")), questions)
     add("Trợ lý số pipeline + SQLite question log", replies_l, ms_l, wall_l, "as `trolyso ask` (logs)", ours_top)

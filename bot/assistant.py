@@ -23,6 +23,7 @@ from bot.decide import Decided, decide
 from bot.privacy import hash_user, load_secret_key, redact
 from bot.replies import citizens as replies
 from bot.retrieval import Index, RetrievalParams
+from bot.second_stage import second_stage_for
 from bot.storage import QuestionRecord, ReviewRequest, Store
 from bot.subscriptions import Subscriptions
 from bot.types import Candidate, CommuneReply, Message, Reply, Suggestion
@@ -49,10 +50,15 @@ def load_communes_file(path: Path) -> Communes:
     return Communes.load_if_present(path)
 
 
-def retrieval_params(settings: Settings) -> RetrievalParams:
+def retrieval_params(settings: Settings, faq: Path | None = None) -> RetrievalParams:
+    """The scoring parameters, with the newest tuned second stage when there is one (preferably
+    tuned on `faq`, by default the configured FAQ file)."""
+    stage = second_stage_for(settings.model_dir, settings.embedding_model, settings.embedding_backend,
+                             settings.second_stage_weight, faq or settings.faq)
     return RetrievalParams(dense_weight=settings.dense_weight, lexical_scale=settings.lexical_scale,
                            coverage_rank=settings.coverage_rank, knowledge_bonus=settings.knowledge_bonus,
-                           type_penalty=settings.type_penalty, restore_diacritics=settings.restore_diacritics)
+                           type_penalty=settings.type_penalty, restore_diacritics=settings.restore_diacritics,
+                           second_stage=stage)
 
 
 class Assistant:

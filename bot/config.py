@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     lexical_scale: float = 12.0  # K: BM25 score divided by K (capped at 1) in the confidence
     coverage_rank: float = 0.5  # weight of the coverage z-score in the ranking
     knowledge_bonus: float = 0.03  # passages' calibration offset against FAQ entries
+    # the tuned second stage (`trolyso model tune`, bot/second_stage.py): confidence -= this x how much
+    # less similar the tuned encoder finds a top FAQ candidate than the best other one; 0 switches it off
+    second_stage_weight: float = 0.5
     type_penalty: float = 0.3  # FAQ confidence *= 1 - this when an entry misses the asked type (question_type.py)
     # diacritics put back (from the index's vocabulary) before the dense encoder: "unaccented" for a
     # question typed with none, "always" for every unaccented syllable, "off" (indexer/diacritics.py)

@@ -35,7 +35,7 @@ def prepare(settings: Settings, set_dir: Path, embedder: TextEmbedder, progress:
     faq = set_dir / "faq.yaml"
     build_index(faq if faq.exists() else None, set_dir / "knowledge", out, embedder,
                 exact_max=settings.faiss_exact_max, progress=progress, log=lambda s: None)
-    index = Index.open(out, embedder, retrieval_params(settings))
+    index = Index.open(out, embedder, retrieval_params(settings, faq))
     return Assistant(settings, index, store=None)
 
 
@@ -44,6 +44,7 @@ def run_eval(settings: Settings, set_dir: Path, embedder: TextEmbedder, as_json:
     questions = ev.load_questions(set_dir / "questions.jsonl")
     replies, latencies = [], []
     assistant.handle(Message("khởi động"))  # warm-up, not measured
+    assistant.index.wait_warm()
     for q in questions:
         t0 = time.perf_counter()
         replies.append(assistant.handle(Message(q.text, channel="eval")))
@@ -98,10 +99,10 @@ def threshold_replayer(assistant: Assistant, questions: list[ev.Question],
             return fixed[i]
         if p is None:
             if i not in cache:
-                cache[i] = score_features(feats[i], params)
+                cache[i] = index.rescore(views(questions[i].text), score_features(feats[i], params))
             cands = cache[i]
         else:
-            cands = score_features(feats[i], p)
+            cands = index.rescore(views(questions[i].text), score_features(feats[i], p))
         return assistant._reply(questions[i].text, decide(cands, thresholds), index)
 
     return answer_with

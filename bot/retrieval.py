@@ -5,13 +5,16 @@ Ranking and deciding use different scores (see ../shared/research/retrieval-leve
 - confidence (absolute, in [0, 1]): w * cosine + (1 - w) * min(1, BM25 / K), raised to the
   fuzzy ratio when a question is a near-exact (typo) match;
 - a candidate that does not cover what the question asks for (a cost, a time, a place, ...:
-  indexer/question_type.py) has its confidence lowered by `type_penalty` (never its rank).
+  indexer/question_type.py) has its confidence lowered by `type_penalty` (never its rank);
+- with a tuned model (`trolyso model tune`), the second stage lowers the confidence of top FAQ
+  candidates the tuned encoder finds less similar than another of them (bot/second_stage.py).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -28,6 +31,7 @@ from indexer.text import Views, has_diacritics, lexical_terms
 from indexer.text_cache import TextCache
 
 if TYPE_CHECKING:
+    from bot.second_stage import SecondStage
     from indexer.embedder import TextEmbedder
 
 # Question words and fillers that say nothing about what is asked (folded).
@@ -54,6 +58,7 @@ class RetrievalParams:
     knowledge_bonus: float = 0.0  # added to passages' ranking and confidence (per-source calibration)
     type_penalty: float = 0.0  # confidence *= 1 - type_penalty when the candidate misses the asked type
     restore_diacritics: Literal["off", "unaccented", "always"] = "off"  # the dense channel's text (dense_text)
+    second_stage: SecondStage | None = None  # the tuned re-reading of the top FAQ candidates (bot/second_stage.py)
 
 
 @dataclass(frozen=True)
@@ -164,6 +169,19 @@ class Index:
         self._restorer: Restorer | None = None
         if self.params.restore_diacritics != "off":
             self.restorer()
+        if self.params.second_stage is not None:  # the tuned vectors of the wordings, in the background
+            stage = self.params.second_stage
+            faq_texts = [w for i, t in enumerate(self.targets) if t.kind == "faq" for w in self.faq_wordings(i)]
+            self._warming: threading.Thread | None = threading.Thread(
+                target=stage.warm, args=(faq_texts,), name="second-stage-warm", daemon=True)
+            self._warming.start()
+        else:
+            self._warming = None
+
+    def wait_warm(self, timeout: float | None = None) -> None:
+        """Wait until the second stage has encoded the FAQ wordings (benchmarks measure after it)."""
+        if self._warming is not None:
+            self._warming.join(timeout)
 
     @classmethod
     def open(cls, out: Path, embedder: TextEmbedder, params: RetrievalParams | None = None) -> Index:
@@ -228,7 +246,18 @@ class Index:
     # --- search ---------------------------------------------------------------------------
     def search(self, v: Views, query_vec: np.ndarray | None = None, k: int = 10) -> list[Candidate]:
         """Ranked candidates (FAQ entries and passages) for a normalised question."""
-        return score_features(self.features(v, query_vec), self.params, k)
+        return self.rescore(v, score_features(self.features(v, query_vec), self.params, k))
+
+    def rescore(self, v: Views, candidates: list[Candidate]) -> list[Candidate]:
+        """The second stage over the first stage's candidates (unchanged without a tuned model)."""
+        stage = self.params.second_stage
+        if stage is None or not candidates:
+            return candidates
+        return stage.rescore(self.dense_text(v), candidates, lambda tid: self.faq_wordings(self.by_id[tid]))
+
+    def faq_wordings(self, i: int) -> list[str]:
+        """What the dense channel embeds for an FAQ entry: its wordings, normalised and folded."""
+        return list(dict.fromkeys(s for pair in self._texts[i].wordings for s in pair if s))
 
     def features(self, v: Views, query_vec: np.ndarray | None = None) -> Features:
         """Evidence from every channel for the candidate pool of a question."""

@@ -177,9 +177,10 @@ class OnnxEncoder:
         cfg = json.loads((folder / "config_sentence_transformers.json").read_text(encoding="utf-8"))
         self.prompts: dict[str, str] = dict(cfg.get("prompts") or {})
         pooling = json.loads((folder / "1_Pooling" / "config.json").read_text(encoding="utf-8"))
-        if not pooling.get("pooling_mode_mean_tokens"):
+        # sentence-transformers < 6 writes pooling_mode_mean_tokens, 6 writes pooling_mode: "mean"
+        if not (pooling.get("pooling_mode_mean_tokens") or pooling.get("pooling_mode") == "mean"):
             raise ModelError(f"{folder}: only mean pooling is supported by the ONNX backend")
-        self.dim = int(pooling["word_embedding_dimension"])
+        self.dim = int(pooling.get("word_embedding_dimension") or pooling["embedding_dimension"])
         self._session = self._load(threads)  # now: a damaged file fails here, not on the first question
 
     def _load(self, threads: int) -> ort.InferenceSession:

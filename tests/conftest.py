@@ -20,6 +20,9 @@ def _isolated_env(monkeypatch, tmp_path_factory):
         if key.startswith("TROLYSO_") and key not in ("TROLYSO_MODEL_DIR", "TROLYSO_TEST_PG_URL"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("TROLYSO_CONFIG", str(tmp_path_factory.mktemp("cfg") / "none.toml"))
+    # a model tuned on this machine (`trolyso model tune`) would change every answer: tests that
+    # use the second stage tune their own model and switch it on (tests/test_tune.py)
+    monkeypatch.setenv("TROLYSO_SECOND_STAGE_WEIGHT", "0")
     from bot.config import get_settings
 
     get_settings.cache_clear()
