@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup model index run lint test bench eval clean
+.PHONY: setup model index run lint test bench eval tune clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ bench: setup
 	$(BIN)/python bench/external.py
 	PYTHONPATH=. $(BIN)/python bench/report_pg.py
 	$(BIN)/python bench/broadcast.py --pg postgresql://postgres@127.0.0.1:5432/test
+
+# the second stage (bot/second_stage.py): fine-tune on the FAQ and the review decisions; never run by `run`
+tune: setup
+	$(BIN)/trolyso model tune
 
 eval: setup
 	$(BIN)/trolyso eval --set ../shared/eval/dev --cv 5
