@@ -106,3 +106,19 @@ def settings(data_dir: Path, **overrides):  # type: ignore[no-untyped-def]
     from bot.config import Settings
 
     return Settings(_env_file=None, data_dir=data_dir, **overrides)
+
+
+def top_faq_candidates(index, questions):  # type: ignore[no-untyped-def]
+    """For each in-scope, near-miss and out-of-scope question: (question, views, the first stage's
+    FAQ candidates in rank order); questions with no FAQ candidate are left out (the probes)."""
+    from bot import evaluate as ev
+    from bot.retrieval import score_features
+    from indexer.text import views
+
+    for q in questions:
+        if q.kind not in ev.IN_SCOPE + ("hard_negative", "out_of_scope"):
+            continue
+        v = views(q.text)
+        faqs = [x for x in score_features(index.features(v), index.params) if x.kind == "faq"]
+        if faqs:
+            yield q, v, faqs

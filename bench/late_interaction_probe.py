@@ -8,7 +8,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bot import evaluate as ev
 from bot.config import Settings
 from bot.evaluation_run import prepare
-from bot.retrieval import score_features
+from bench._common import top_faq_candidates
 from indexer.embedder import embedder_for
 from indexer.text import views
 
@@ -47,14 +47,7 @@ qs = ev.load_questions(SET / "questions.jsonl")
 cache = {}
 rows = []
 t0 = time.time()
-for q in qs:
-    if q.kind not in ev.IN_SCOPE + ("hard_negative", "out_of_scope"):
-        continue
-    v = views(q.text)
-    c = score_features(idx.features(v), idx.params)
-    faqs = [x for x in c if x.kind == "faq"]
-    if not faqs:
-        continue
+for q, v, faqs in top_faq_candidates(idx, qs):
     top = faqs[0]
     t = idx.target(top.target)
     if t.id not in cache:

@@ -11,7 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bot import evaluate as ev
 from bot.config import Settings
 from bot.evaluation_run import prepare
-from bot.retrieval import score_features
+from bench._common import top_faq_candidates
 from indexer.embedder import embedder_for
 from indexer.text import views, fold
 
@@ -44,14 +44,8 @@ for t in idx.targets:
         ws = [views(w).normalized for w in (t.question, *t.alternates)]
         wvec[t.id] = enc(ws + [fold(w) for w in ws])
 rows = []
-for q in qs:
-    if q.kind not in ev.IN_SCOPE + ("hard_negative", "out_of_scope"):
-        continue
-    v = views(q.text)
-    c = score_features(idx.features(v), idx.params)
-    faqs = [x for x in c if x.kind == "faq"][:5]
-    if not faqs:
-        continue
+for q, v, faqs in top_faq_candidates(idx, qs):
+    faqs = faqs[:5]
     qv = enc([idx.dense_text(v)])[0]
     tc = np.array([(wvec[f.target] @ qv).max() for f in faqs])
     conf = np.array([f.confidence for f in faqs])

@@ -9,7 +9,7 @@ import numpy as np
 from bot import evaluate as ev
 from bot.config import Settings
 from bot.evaluation_run import prepare
-from bot.retrieval import score_features
+from bench._common import top_faq_candidates
 from indexer.embedder import embedder_for
 from indexer.question_type import candidate_types, missing_types, question_types
 from indexer.text import views
@@ -29,14 +29,7 @@ def main(set_dir: Path) -> None:
     idx = a.index
     qs = ev.load_questions(set_dir / "questions.jsonl")
     rows = []
-    for q in qs:
-        if q.kind not in ev.IN_SCOPE + ("hard_negative", "out_of_scope"):
-            continue
-        v = views(q.text)
-        c = score_features(idx.features(v), idx.params)
-        faqs = [x for x in c if x.kind == "faq"]
-        if not faqs:
-            continue
+    for q, v, faqs in top_faq_candidates(idx, qs):
         top = faqs[0]
         t = idx.target(top.target)
         asked = question_types(v.normalized, normalized=True)
