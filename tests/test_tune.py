@@ -12,7 +12,16 @@ import pytest
 from indexer.faq import FaqEntry, require_valid
 from indexer.model_convert import MODEL_FOLDER_NAME
 from indexer.text import fold, views
-from indexer.tune import Labelled, TuneConfig, newest_tuned, read_marker, training_triples, tune, wordings
+from indexer.tune import (
+    Labelled,
+    TuneConfig,
+    load_wording_vectors,
+    newest_tuned,
+    read_marker,
+    training_triples,
+    tune,
+    wordings,
+)
 from tests.conftest import DATA, cli_in_process
 
 SMALL = TuneConfig(max_examples=48)  # three steps: the code path, in seconds
@@ -72,6 +81,10 @@ def test_tune_writes_an_onnx_model_that_serving_finds(tuned_dir):
     assert folder is not None and (folder / "onnx" / "model_qint8.onnx").is_file()
     marker = read_marker(folder)
     assert marker and marker["entries"] == 8 and marker["triples"] == 48 and marker["base"] == fp
+    # the wordings' tuned vectors are stored beside the model: serving does not encode them again
+    stored = load_wording_vectors(folder)
+    assert set(stored) == {w for e in _entries() for w in wordings(e)}
+    assert all(v.shape == (384,) and abs(float(np.linalg.norm(v)) - 1) < 1e-3 for v in stored.values())
     assert newest_tuned(tuned_dir, fp, DATA / "other-faq.yaml") is None  # tuned on another FAQ: not used
     assert newest_tuned(tuned_dir, "another base model", DATA / "faq.yaml") is None
     # the same data and settings: the folder is reused, nothing is trained again
@@ -90,6 +103,7 @@ def test_second_stage_lowers_a_top_candidate_the_tuned_model_does_not_prefer(tun
     assert second_stage_for(tuned_dir, "builtin:multilingual-e5-small-q4", "onnx", 0.0, DATA / "faq.yaml") is None
     entries = {e.id: e for e in _entries()}
     texts = {i: wordings(e) for i, e in entries.items()}
+    assert set(stage._vectors) == {w for ws in texts.values() for w in ws}  # loaded, not encoded
     # the question is an entry's own wording, but the first stage put another entry first
     question = wordings(entries["vneid-dang-ky-muc-2"])[0]
     first = [Candidate("vneid-quen-mat-khau", "faq", 0.9, 3.0), Candidate("vneid-dang-ky-muc-2", "faq", 0.85, 2.0),

@@ -72,7 +72,8 @@ HANDOFF_ENDED_IDLE = "⌛ #{hid} tự kết thúc sau {hours} giờ không có t
 HANDOFF_TEACH = "Dạy bot từ cuộc trò chuyện #{hid}: “{summary}”"
 HANDOFF_PICK = "#{hid}: chọn câu hỏi có sẵn trùng ý với “{summary}”:"
 HANDOFF_NO_ANSWER = "#{hid} chưa có câu trả lời nào của cán bộ để làm câu hỏi thường gặp."
-HANDOFF_LINKED = "📚 Đã thêm “{summary}” vào các câu người dân đã hỏi của mục {faq_id} (danh sách learned); bot sẽ tự cập nhật sau ít giây."
+HANDOFF_LINKED = ("📚 Đã thêm “{summary}” vào các câu người dân đã hỏi của mục {faq_id} (danh sách learned); "
+                  "bot sẽ tự cập nhật sau ít giây.")
 HANDOFF_PROMOTED = "📚 Đã thêm #{hid} thành câu hỏi thường gặp mới: {faq_id}. Bot sẽ tự cập nhật sau ít giây."
 CHANNEL_NAMES.update({"web": "trò chuyện trên web"})
 HANDOFF_PHOTO_UNSUPPORTED = (
