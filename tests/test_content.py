@@ -117,6 +117,7 @@ PHRASINGS = [
     ("D8", "ban hang qua fb zalo khach ck thang thi ai khai thue"),
     ("D2", "bang lai con ghi tinh cu sau sap nhap co phai doi ko"),
     ("D7", "starlink o vn dk lap dc chua"),
+    ("D11", "lai chau co trang hoc binh dan hoc vu so rieng ko"),
 ]
 CATEGORY = {"D1": {"vneid"}, "D2": {"dichvucong"}, "D3": {"thanhtoan"}, "D4": {"luadao"}, "D5": {"tinrac"},
             "D6": {"dulieu"}, "D7": {"thuebao"}, "D8": {"bhxh-thue"}, "D9": {"suckhoe"}, "D10": {"mangxahoi"},
