@@ -110,6 +110,14 @@ PHRASINGS = [
     ("D11", "doan thanh nien co den day ba con dung dt ko"),
     ("D11", "ba noi gia yeu, to cong nghe so den nha dc ko"),
     ("D11", "ban khoai sam qua tiktok o lai chau ai chi"),
+    # new topics (issue 12, second pass)
+    ("D8", "doanh thu chua toi 500tr 1 nam co phai dong thue ko"),
+    ("D8", "ho kd co bat buoc may tinh tien xuat hoa don ko"),
+    ("D8", "ban tren shopee bi san tru thue roi con khai nua ko"),
+    ("D8", "ban hang qua fb zalo khach ck thang thi ai khai thue"),
+    ("D2", "bang lai con ghi tinh cu sau sap nhap co phai doi ko"),
+    ("D7", "starlink o vn dk lap dc chua"),
+    ("D11", "lai chau co trang hoc binh dan hoc vu so rieng ko"),
 ]
 CATEGORY = {"D1": {"vneid"}, "D2": {"dichvucong"}, "D3": {"thanhtoan"}, "D4": {"luadao"}, "D5": {"tinrac"},
             "D6": {"dulieu"}, "D7": {"thuebao"}, "D8": {"bhxh-thue"}, "D9": {"suckhoe"}, "D10": {"mangxahoi"},
