@@ -52,6 +52,7 @@ from indexer.text import fold, views
 TUNED_DIR = "tuned"
 MARKER = "trolyso-tuned.json"
 VECTORS = "wordings.npz"
+KEEP = 2  # tuned folders kept per FAQ file
 TUNE_VERSION = 1
 QUERY_PROMPT = "query: "
 
@@ -185,6 +186,19 @@ def newest_tuned(model_dir: Path, base_fingerprint: str, faq: Path | None = None
     return max(found)[1] if found else None
 
 
+def prune(keep: Path, per_faq: int = KEEP) -> None:
+    """Delete older tuned folders of the same base model and FAQ file, keeping `per_faq` (the
+    newest serves; the one before stays for a rollback). Each folder is ~350 MB."""
+    marker = read_marker(keep) or {}
+    same = []
+    for folder in keep.parent.glob("*"):
+        m = read_marker(folder) if folder.is_dir() and not folder.name.startswith(".") else None
+        if m and m.get("base") == marker.get("base") and m.get("faq") == marker.get("faq"):
+            same.append((folder == keep, str(m.get("created", "")), folder))
+    for _, _, folder in sorted(same, reverse=True)[per_faq:]:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def tune(base: Path, entries: Sequence[FaqEntry], labelled: Sequence[Labelled], model_dir: Path,
          config: TuneConfig | None = None, *, faq: Path | None = None, progress: bool = True,
          force: bool = False) -> Path:
@@ -264,6 +278,7 @@ def tune(base: Path, entries: Sequence[FaqEntry], labelled: Sequence[Labelled], 
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.parent.mkdir(parents=True, exist_ok=True)
         try:
+            bert.half()  # fp16 on disk, as the base folder (half the space; the export reads it back as float32)
             model.save(str(tmp))
             prepare_onnx(tmp, force=True, progress=progress)
             save_wording_vectors(tmp, [w for e in entries for w in wordings(e)], progress)
@@ -276,6 +291,7 @@ def tune(base: Path, entries: Sequence[FaqEntry], labelled: Sequence[Labelled], 
                       "seconds": round(time.perf_counter() - t0, 1)}
             (tmp / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
             swap_into_place(tmp, out)
+            prune(out)
         except OSError as e:
             shutil.rmtree(tmp, ignore_errors=True)
             raise ModelError(f"cannot write the tuned model to {out.parent}: {e.strerror or e}") from e

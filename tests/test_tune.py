@@ -172,3 +172,20 @@ def test_review_decisions_become_labelled_pairs(tmp_path):
                    Labelled("mat mk vneid roi", "vneid-quen-mat-khau", True),
                    Labelled("xoá tài khoản VNeID", "vneid-quen-mat-khau", False),
                    Labelled("cách báo tin rác", "tinrac-bao-cao-5656", False)}
+
+
+def test_prune_keeps_the_newest_two_per_faq(tmp_path):
+    import json
+
+    from indexer.tune import MARKER, prune
+
+    def folder(name: str, created: str, faq: str = "/srv/faq.yaml") -> Path:
+        f = tmp_path / name
+        f.mkdir()
+        (f / MARKER).write_text(json.dumps({"base": "b", "faq": faq, "created": created}))
+        return f
+
+    old, older, newer = folder("a", "2026-01-01"), folder("b", "2025-01-01"), folder("c", "2026-02-01")
+    other = folder("d", "2024-01-01", faq="/srv/other.yaml")
+    prune(old)  # the one just tuned is kept even if another is newer
+    assert old.exists() and newer.exists() and not older.exists() and other.exists()
