@@ -280,6 +280,9 @@ def tune(base: Path, entries: Sequence[FaqEntry], labelled: Sequence[Labelled], 
         try:
             bert.half()  # fp16 on disk, as the base folder (half the space; the export reads it back as float32)
             model.save(str(tmp))
+            # the tokenizer is not trained: the base's own file (byte for byte) lets serving share
+            # one in-memory tokenizer (~280 MB) between the encoder and the second stage
+            shutil.copyfile(base / "tokenizer.json", tmp / "tokenizer.json")
             prepare_onnx(tmp, force=True, progress=progress)
             save_wording_vectors(tmp, [w for e in entries for w in wordings(e)], progress)
             marker = {"version": TUNE_VERSION, "base": base_fp, "key": key,

@@ -85,6 +85,12 @@ def test_tune_writes_an_onnx_model_that_serving_finds(tuned_dir):
     stored = load_wording_vectors(folder)
     assert set(stored) == {w for e in _entries() for w in wordings(e)}
     assert all(v.shape == (384,) and abs(float(np.linalg.norm(v)) - 1) < 1e-3 for v in stored.values())
+    # the tokenizer and the word-embedding table are the base model's: serving shares them
+    assert (folder / "tokenizer.json").read_bytes() == (tuned_dir / MODEL_FOLDER_NAME / "tokenizer.json").read_bytes()
+    from indexer.onnx_model import _shared_initializers
+
+    assert _shared_initializers(folder / "onnx" / "model_qint8.onnx") == _shared_initializers(
+        tuned_dir / MODEL_FOLDER_NAME / "onnx" / "model_qint8.onnx")
     assert newest_tuned(tuned_dir, fp, DATA / "other-faq.yaml") is None  # tuned on another FAQ: not used
     assert newest_tuned(tuned_dir, "another base model", DATA / "faq.yaml") is None
     # the same data and settings: the folder is reused, nothing is trained again
