@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hashlib
 import logging
-from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -43,11 +41,26 @@ from telegram.ext import (
 from bot import commands
 from bot.channels import common
 from bot.channels.render import numbered, reply_text
+from bot.channels.telegram.citizen import (
+    CB_CATEGORY,
+    CB_COMMUNE,
+    CB_ERASE,
+    CB_FEEDBACK,
+    CB_HANDOFF,
+    CB_NONE,
+    CB_OFFER,
+    CB_QUESTION,
+    CB_QUIZ,
+    CB_SUBSCRIBE,
+    CallbackCodec,
+    message_of,
+    prompt_key,
+)
 from bot.channels.telegram.sender import CHANNEL, TelegramSender, html_parts
 from bot.quiz import ROUND_TTL, Quiz, Step, topic_of
 from bot.replies import citizens as replies
 from bot.state import MemoryStateStore, StateStore
-from bot.types import CommuneReply, Message, Reply
+from bot.types import CommuneReply, Reply
 
 if TYPE_CHECKING:
     from bot.assistant import Assistant
@@ -56,15 +69,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ["message", "callback_query"]
-MAX_CALLBACK_BYTES = 64
-
-# Callback data prefixes: c:<category>, q:<faq id>, n:<log id or empty>, f:<log id>:<1|0>,
-# x:<commune code> (x: alone asks for the commune), z:<question index>:<option number> (a quiz answer),
-# s:<1|0> (subscribe / unsubscribe), e:<1|0> (erase my data: confirmed / kept),
-# o:<topic> (the quiz offer after an FAQ answer: a 3-question round on that topic).
-CB_CATEGORY, CB_QUESTION, CB_NONE, CB_FEEDBACK, CB_COMMUNE, CB_QUIZ = "c", "q", "n", "f", "x", "z"
-CB_SUBSCRIBE, CB_ERASE, CB_OFFER = "s", "e", "o"
-CB_HANDOFF = "hc"  # hc:<log id>: "Hỏi cán bộ" (bot.channels.telegram.handoff takes it)
 
 UNSUPPORTED = (
     filters.Sticker.ALL
@@ -87,35 +91,6 @@ def render_chunks(reply: Reply) -> list[str]:
 
 def _reply_text(reply: Reply) -> str:
     return reply_text(reply) or (replies.CLARIFY if reply.kind == "clarify" else replies.UNANSWERED_NOT_LOGGED)
-
-
-class _CallbackCodec:
-    """Packs `<prefix>:<value>` into Telegram's 64-byte callback data.
-
-    Values too long for it (long FAQ or category ids) travel as a short hash kept in a bounded
-    in-memory map; after a restart such a button answers that it has expired.
-    """
-
-    def __init__(self, size: int = 10_000) -> None:
-        self._long: OrderedDict[str, str] = OrderedDict()
-        self._size = size
-
-    def pack(self, prefix: str, value: str) -> str:
-        data = f"{prefix}:{value}"
-        if len(data.encode("utf-8")) <= MAX_CALLBACK_BYTES:
-            return data
-        key = hashlib.sha1(value.encode("utf-8")).hexdigest()[:20]
-        self._long[key] = value
-        self._long.move_to_end(key)
-        while len(self._long) > self._size:
-            self._long.popitem(last=False)
-        return f"{prefix}#{key}"
-
-    def unpack(self, data: str) -> tuple[str, str | None]:
-        if len(data) > 1 and data[1] == "#":
-            return data[0], self._long.get(data[2:])
-        prefix, _, value = data.partition(":")
-        return prefix, value
 
 
 def _addressed_text(message: TgMessage, bot: Bot) -> str | None:
@@ -202,7 +177,7 @@ class TelegramChannel:
         self.secret_token = secret_token
         self.metrics = metrics
         self.poll_timeout = poll_timeout
-        self._codec = _CallbackCodec()
+        self._codec = CallbackCodec()
         self.state: StateStore = state if state is not None else MemoryStateStore()
         self.state_ttl = state_ttl
         self.quiz = quiz
@@ -302,7 +277,7 @@ class TelegramChannel:
         chat = update.effective_chat
         if chat is None:
             return
-        user_id = self._message(update, "").user_id
+        user_id = message_of(update, "").user_id
         greeting = await asyncio.to_thread(self.assistant.greeting, CHANNEL, user_id)
         categories = await asyncio.to_thread(self.assistant.categories)
         keyboard = [
@@ -368,7 +343,7 @@ class TelegramChannel:
             CHANNEL,
             self.assistant.answer_faq,
             faq_id,
-            self._message(update, _button_text(query.message, query.data)),
+            message_of(update, _button_text(query.message, query.data)),
         )
         await self._send_reply(update, reply)
 
@@ -381,7 +356,7 @@ class TelegramChannel:
         await query.answer()
         await self.sender.drop_buttons(query.message)
         reply = await common.ask(
-            self.metrics, CHANNEL, self.assistant.reject_suggestions, log_id, self._message(update, "")
+            self.metrics, CHANNEL, self.assistant.reject_suggestions, log_id, message_of(update, "")
         )
         await self._send_reply(update, reply)
 
@@ -392,7 +367,7 @@ class TelegramChannel:
         _, raw_id, raw_helpful = query.data.split(":", 2)
         helpful = raw_helpful == "1"
         await asyncio.to_thread(
-            self.assistant.feedback, int(raw_id), helpful, self._message(update, "")
+            self.assistant.feedback, int(raw_id), helpful, message_of(update, "")
         )
         await query.answer(replies.FEEDBACK_THANKS if helpful else None)
         await self.sender.drop_buttons(query.message)
@@ -432,22 +407,18 @@ class TelegramChannel:
             return
         await self.sender.typing(message.chat_id)
         reply = await common.ask(
-            self.metrics, CHANNEL, self.assistant.handle, self._message(update, text)
+            self.metrics, CHANNEL, self.assistant.handle, message_of(update, text)
         )
         await self._send_reply(update, reply)
 
     # -- the citizen's commune ----------------------------------------------------------------
 
-    def _prompt_key(self, update: Update) -> str | None:
-        user = update.effective_user
-        return self.assistant.user_key(CHANNEL, str(user.id)) if user else None
-
     async def _ask_commune(self, update: Update) -> None:
-        chat, key = update.effective_chat, self._prompt_key(update)
+        chat, key = update.effective_chat, prompt_key(self.assistant, update)
         if chat is None or key is None:
             return
         await asyncio.to_thread(self.state.put, CHANNEL, key, "prompt", {"commune": []}, self.state_ttl)
-        text = await asyncio.to_thread(self.assistant.commune_prompt, CHANNEL, self._message(update, "").user_id)
+        text = await asyncio.to_thread(self.assistant.commune_prompt, CHANNEL, message_of(update, "").user_id)
         await self._send(chat.id, text)
 
     async def _on_commune_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -456,13 +427,13 @@ class TelegramChannel:
     async def _commune_answer(self, update: Update, text: str) -> bool:
         """A message while the commune prompt is open: read it as a commune name. False when it
         is something else (then it is handled as any message)."""
-        key, chat = self._prompt_key(update), update.effective_chat
+        key, chat = prompt_key(self.assistant, update), update.effective_chat
         if key is None or chat is None:
             return False
         prompt = await asyncio.to_thread(self.state.get, CHANNEL, key, "prompt")
         if not prompt or prompt.get("commune") is None:
             return False
-        message = self._message(update, text)
+        message = message_of(update, text)
         reply: CommuneReply = await asyncio.to_thread(
             self.assistant.choose_commune, text, CHANNEL, message.user_id)
         if reply.kind == "retry":
@@ -490,19 +461,19 @@ class TelegramChannel:
         if not code:  # the greeting's button: ask for the name
             await self._ask_commune(update)
             return
-        key, chat = self._prompt_key(update), update.effective_chat
+        key, chat = prompt_key(self.assistant, update), update.effective_chat
         if key is None or chat is None:
             return
         await self.sender.drop_buttons(query.message)
         await asyncio.to_thread(self.state.clear, CHANNEL, key, "prompt")
-        text = await asyncio.to_thread(self.assistant.set_commune, code, CHANNEL, self._message(update, "").user_id)
+        text = await asyncio.to_thread(self.assistant.set_commune, code, CHANNEL, message_of(update, "").user_id)
         await self._send(chat.id, text)
 
     # -- quiz rounds ---------------------------------------------------------------------------
 
     async def _on_quiz(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/quiz [topic] or "thi": a new round replaces whatever prompt was pending."""
-        chat, key, message = update.effective_chat, self._prompt_key(update), update.effective_message
+        chat, key, message = update.effective_chat, prompt_key(self.assistant, update), update.effective_message
         if chat is None or key is None:
             return
         if self.quiz is None:
@@ -517,7 +488,7 @@ class TelegramChannel:
 
     async def _on_offer_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """"Thử 3 câu đố" under an FAQ answer: a short round on the answer's topic."""
-        query, key, chat = update.callback_query, self._prompt_key(update), update.effective_chat
+        query, key, chat = update.callback_query, prompt_key(self.assistant, update), update.effective_chat
         if query is None or query.data is None or key is None or chat is None:
             return
         await query.answer()
@@ -554,7 +525,7 @@ class TelegramChannel:
         return quiz if isinstance(quiz, dict) else None
 
     async def _on_quiz_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        query, key, chat = update.callback_query, self._prompt_key(update), update.effective_chat
+        query, key, chat = update.callback_query, prompt_key(self.assistant, update), update.effective_chat
         if query is None or query.data is None or key is None or chat is None:
             return
         _, index, number = query.data.split(":")
@@ -574,7 +545,7 @@ class TelegramChannel:
 
     async def _quiz_answer(self, update: Update, text: str) -> bool:
         """A number typed while a quiz question is open answers it (as the button would)."""
-        key, chat = self._prompt_key(update), update.effective_chat
+        key, chat = prompt_key(self.assistant, update), update.effective_chat
         number = text.strip().rstrip(".)")
         if key is None or chat is None or self.quiz is None or not number.isdigit() or len(number) > 2:
             return False
@@ -590,7 +561,7 @@ class TelegramChannel:
     # -- bulletins and personal data ----------------------------------------------------------
 
     async def _on_subscribe(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        chat, message = update.effective_chat, self._message(update, "")
+        chat, message = update.effective_chat, message_of(update, "")
         if chat is None:
             return
         text = await asyncio.to_thread(self.assistant.subscribe, CHANNEL, message.user_id, message.chat_id)
@@ -598,7 +569,7 @@ class TelegramChannel:
         await self._send(chat.id, text, InlineKeyboardMarkup(button) if text == replies.SUBSCRIBED else None)
 
     async def _on_unsubscribe(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        chat, message = update.effective_chat, self._message(update, "")
+        chat, message = update.effective_chat, message_of(update, "")
         if chat is None:
             return
         text = await asyncio.to_thread(self.assistant.unsubscribe, CHANNEL, message.user_id)
@@ -617,7 +588,7 @@ class TelegramChannel:
             await self._on_unsubscribe(update, context)
 
     async def _on_my_data(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        chat, message = update.effective_chat, self._message(update, "")
+        chat, message = update.effective_chat, message_of(update, "")
         if chat is None:
             return
         await self._send(chat.id, await asyncio.to_thread(self.assistant.my_data, CHANNEL, message.user_id))
@@ -640,8 +611,8 @@ class TelegramChannel:
         if not query.data.endswith(":1"):
             await self._send(chat.id, replies.ERASE_KEPT)
             return
-        message = self._message(update, "")
-        key = self._prompt_key(update)
+        message = message_of(update, "")
+        key = prompt_key(self.assistant, update)
         if key is not None:  # the pending prompt goes too (it lives in the state store)
             await asyncio.to_thread(self.state.clear, CHANNEL, key, "prompt")
         text = await asyncio.to_thread(self.assistant.erase_my_data, CHANNEL, message.user_id, message.chat_id)
@@ -665,17 +636,6 @@ class TelegramChannel:
             log.warning("Telegram: %s: %s", type(error).__name__, error)
 
     # -- helpers -----------------------------------------------------------------------------
-
-    @staticmethod
-    def _message(update: Update, text: str) -> Message:
-        user = update.effective_user
-        chat = update.effective_chat
-        return Message(
-            text=text,
-            channel=CHANNEL,
-            user_id=str(user.id) if user else "",
-            chat_id=str(chat.id) if chat else "",
-        )
 
     async def _send(self, chat_id: int, text: str, markup: Any = None, reply_to: int | None = None) -> None:
         result = await self.sender.send(chat_id, text, markup=markup, reply_to=reply_to)
@@ -730,7 +690,7 @@ class TelegramChannel:
         if reply.kind in ("faq", "knowledge") and reply.log_id is not None:
             text += "\n\n" + replies.FEEDBACK_PROMPT  # the 👎 button below sends it to the community team
         markup = self._markup(reply)
-        key = self._prompt_key(update)
+        key = prompt_key(self.assistant, update)
         if self.quiz is not None and key is not None:  # "Thử 3 câu đố?" at most once a day
             topic = await asyncio.to_thread(self.quiz.offer, self.state, CHANNEL, key, reply)
             if topic is not None:
