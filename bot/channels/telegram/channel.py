@@ -56,11 +56,12 @@ from bot.channels.telegram.citizen import (
     message_of,
     prompt_key,
 )
+from bot.channels.telegram.communes import CommuneHandlers
 from bot.channels.telegram.sender import CHANNEL, TelegramSender, html_parts
 from bot.quiz import ROUND_TTL, Quiz, Step, topic_of
 from bot.replies import citizens as replies
 from bot.state import MemoryStateStore, StateStore
-from bot.types import CommuneReply, Reply
+from bot.types import Reply
 
 if TYPE_CHECKING:
     from bot.assistant import Assistant
@@ -179,7 +180,7 @@ class TelegramChannel:
         self.poll_timeout = poll_timeout
         self._codec = CallbackCodec()
         self.state: StateStore = state if state is not None else MemoryStateStore()
-        self.state_ttl = state_ttl
+        self.communes = CommuneHandlers(assistant, sender, self._send, self.state, state_ttl)
         self.quiz = quiz
         self.handoff_button = handoff_button
         self._limit = common.UserRateLimit(rate_limit_per_minute)
@@ -245,7 +246,7 @@ class TelegramChannel:
             app.add_handler(handler)
         app.add_handler(CommandHandler(["start", "menu"], self._on_start))
         app.add_handler(CommandHandler("help", self._on_help))
-        app.add_handler(CommandHandler("xa", self._on_commune_command))
+        app.add_handler(CommandHandler("xa", self.communes.on_command))
         app.add_handler(CommandHandler("quiz", self._on_quiz))
         app.add_handler(CallbackQueryHandler(self._on_quiz_button, pattern=rf"^{CB_QUIZ}:\d+:\d+$"))
         app.add_handler(CallbackQueryHandler(self._on_offer_button, pattern=rf"^{CB_OFFER}:[a-z0-9-]+$"))
@@ -256,7 +257,7 @@ class TelegramChannel:
         app.add_handler(CommandHandler("xoadulieu", self._on_erase))
         app.add_handler(CallbackQueryHandler(self._on_subscribe_button, pattern=rf"^{CB_SUBSCRIBE}:[01]$"))
         app.add_handler(CallbackQueryHandler(self._on_erase_button, pattern=rf"^{CB_ERASE}:[01]$"))
-        app.add_handler(CallbackQueryHandler(self._on_commune_button, pattern=rf"^{CB_COMMUNE}:\d*$"))
+        app.add_handler(CallbackQueryHandler(self.communes.on_button, pattern=rf"^{CB_COMMUNE}:\d*$"))
         app.add_handler(CallbackQueryHandler(self._on_category, pattern=f"^{CB_CATEGORY}[:#]"))
         app.add_handler(CallbackQueryHandler(self._on_question, pattern=f"^{CB_QUESTION}[:#]"))
         app.add_handler(CallbackQueryHandler(self._on_none, pattern=rf"^{CB_NONE}:\d*$"))
@@ -390,13 +391,13 @@ class TelegramChannel:
         if not text:  # only a mention: greet
             await self._on_start(update, context)
             return
-        if await self._commune_answer(update, text):
+        if await self.communes.on_answer(update, text):
             return  # the message answered the pending commune prompt
         if await self._quiz_answer(update, text):
             return  # a number answering the pending quiz question
         command = commands.match(text)  # "trợ giúp", "menu", "đổi xã": commands typed as words
         if command is not None:
-            handler = {"help": self._on_help, "commune": self._on_commune_command, "quiz": self._on_quiz,
+            handler = {"help": self._on_help, "commune": self.communes.on_command, "quiz": self._on_quiz,
                        "handoff": self._on_no_handoff, "end": self._on_no_handoff,
                        "subscribe": self._on_subscribe, "unsubscribe": self._on_unsubscribe,
                        "my_data": self._on_my_data, "erase": self._on_erase}.get(command.name, self._on_start)
@@ -410,64 +411,6 @@ class TelegramChannel:
             self.metrics, CHANNEL, self.assistant.handle, message_of(update, text)
         )
         await self._send_reply(update, reply)
-
-    # -- the citizen's commune ----------------------------------------------------------------
-
-    async def _ask_commune(self, update: Update) -> None:
-        chat, key = update.effective_chat, prompt_key(self.assistant, update)
-        if chat is None or key is None:
-            return
-        await asyncio.to_thread(self.state.put, CHANNEL, key, "prompt", {"commune": []}, self.state_ttl)
-        text = await asyncio.to_thread(self.assistant.commune_prompt, CHANNEL, message_of(update, "").user_id)
-        await self._send(chat.id, text)
-
-    async def _on_commune_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._ask_commune(update)
-
-    async def _commune_answer(self, update: Update, text: str) -> bool:
-        """A message while the commune prompt is open: read it as a commune name. False when it
-        is something else (then it is handled as any message)."""
-        key, chat = prompt_key(self.assistant, update), update.effective_chat
-        if key is None or chat is None:
-            return False
-        prompt = await asyncio.to_thread(self.state.get, CHANNEL, key, "prompt")
-        if not prompt or prompt.get("commune") is None:
-            return False
-        message = message_of(update, text)
-        reply: CommuneReply = await asyncio.to_thread(
-            self.assistant.choose_commune, text, CHANNEL, message.user_id)
-        if reply.kind == "retry":
-            await self._send(chat.id, reply.text)
-            return True
-        if reply.kind == "choices":
-            await asyncio.to_thread(self.state.put, CHANNEL, key, "prompt",
-                                    {"commune": [list(o) for o in reply.options]}, self.state_ttl)
-            rows = [[InlineKeyboardButton(label, callback_data=f"{CB_COMMUNE}:{code}")]
-                    for code, label in reply.options]
-            await self._send(chat.id, reply.text, InlineKeyboardMarkup(rows))
-            return True
-        await asyncio.to_thread(self.state.clear, CHANNEL, key, "prompt")
-        if reply.kind == "not_a_name":
-            return False
-        await self._send(chat.id, reply.text)
-        return True
-
-    async def _on_commune_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        query = update.callback_query
-        if query is None or query.data is None:
-            return
-        code = query.data.partition(":")[2]
-        await query.answer()
-        if not code:  # the greeting's button: ask for the name
-            await self._ask_commune(update)
-            return
-        key, chat = prompt_key(self.assistant, update), update.effective_chat
-        if key is None or chat is None:
-            return
-        await self.sender.drop_buttons(query.message)
-        await asyncio.to_thread(self.state.clear, CHANNEL, key, "prompt")
-        text = await asyncio.to_thread(self.assistant.set_commune, code, CHANNEL, message_of(update, "").user_id)
-        await self._send(chat.id, text)
 
     # -- quiz rounds ---------------------------------------------------------------------------
 
