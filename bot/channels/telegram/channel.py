@@ -57,8 +57,9 @@ from bot.channels.telegram.citizen import (
     prompt_key,
 )
 from bot.channels.telegram.communes import CommuneHandlers
+from bot.channels.telegram.quiz import QuizHandlers
 from bot.channels.telegram.sender import CHANNEL, TelegramSender, html_parts
-from bot.quiz import ROUND_TTL, Quiz, Step, topic_of
+from bot.quiz import Quiz
 from bot.replies import citizens as replies
 from bot.state import MemoryStateStore, StateStore
 from bot.types import Reply
@@ -181,7 +182,7 @@ class TelegramChannel:
         self._codec = CallbackCodec()
         self.state: StateStore = state if state is not None else MemoryStateStore()
         self.communes = CommuneHandlers(assistant, sender, self._send, self.state, state_ttl)
-        self.quiz = quiz
+        self.quizzes = QuizHandlers(quiz, assistant, sender, self._send, self.state, self._codec)
         self.handoff_button = handoff_button
         self._limit = common.UserRateLimit(rate_limit_per_minute)
         builder = ApplicationBuilder().bot(sender.bot).concurrent_updates(concurrency)
@@ -247,9 +248,9 @@ class TelegramChannel:
         app.add_handler(CommandHandler(["start", "menu"], self._on_start))
         app.add_handler(CommandHandler("help", self._on_help))
         app.add_handler(CommandHandler("xa", self.communes.on_command))
-        app.add_handler(CommandHandler("quiz", self._on_quiz))
-        app.add_handler(CallbackQueryHandler(self._on_quiz_button, pattern=rf"^{CB_QUIZ}:\d+:\d+$"))
-        app.add_handler(CallbackQueryHandler(self._on_offer_button, pattern=rf"^{CB_OFFER}:[a-z0-9-]+$"))
+        app.add_handler(CommandHandler("quiz", self.quizzes.on_command))
+        app.add_handler(CallbackQueryHandler(self.quizzes.on_button, pattern=rf"^{CB_QUIZ}:\d+:\d+$"))
+        app.add_handler(CallbackQueryHandler(self.quizzes.on_offer_button, pattern=rf"^{CB_OFFER}:[a-z0-9-]+$"))
         app.add_handler(CommandHandler(["canbo", "ketthuc"], self._on_no_handoff))
         app.add_handler(CommandHandler("dangky", self._on_subscribe))
         app.add_handler(CommandHandler("huydangky", self._on_unsubscribe))
@@ -393,11 +394,11 @@ class TelegramChannel:
             return
         if await self.communes.on_answer(update, text):
             return  # the message answered the pending commune prompt
-        if await self._quiz_answer(update, text):
+        if await self.quizzes.on_answer(update, text):
             return  # a number answering the pending quiz question
         command = commands.match(text)  # "trợ giúp", "menu", "đổi xã": commands typed as words
         if command is not None:
-            handler = {"help": self._on_help, "commune": self.communes.on_command, "quiz": self._on_quiz,
+            handler = {"help": self._on_help, "commune": self.communes.on_command, "quiz": self.quizzes.on_command,
                        "handoff": self._on_no_handoff, "end": self._on_no_handoff,
                        "subscribe": self._on_subscribe, "unsubscribe": self._on_unsubscribe,
                        "my_data": self._on_my_data, "erase": self._on_erase}.get(command.name, self._on_start)
@@ -411,95 +412,6 @@ class TelegramChannel:
             self.metrics, CHANNEL, self.assistant.handle, message_of(update, text)
         )
         await self._send_reply(update, reply)
-
-    # -- quiz rounds ---------------------------------------------------------------------------
-
-    async def _on_quiz(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """/quiz [topic] or "thi": a new round replaces whatever prompt was pending."""
-        chat, key, message = update.effective_chat, prompt_key(self.assistant, update), update.effective_message
-        if chat is None or key is None:
-            return
-        if self.quiz is None:
-            await self._send(chat.id, replies.QUIZ_OFF)
-            return
-        topic = topic_of(message.text or "") if message is not None else None
-        step = await asyncio.to_thread(self.quiz.start, topic)
-        if step is None:
-            await self._send(chat.id, replies.QUIZ_NONE)
-            return
-        await self._quiz_step(chat.id, key, step)
-
-    async def _on_offer_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """"Thử 3 câu đố" under an FAQ answer: a short round on the answer's topic."""
-        query, key, chat = update.callback_query, prompt_key(self.assistant, update), update.effective_chat
-        if query is None or query.data is None or key is None or chat is None:
-            return
-        await query.answer()
-        topic = query.data.partition(":")[2]
-        step = await asyncio.to_thread(self.quiz.start_offer, topic) if self.quiz is not None else None
-        if step is None:
-            await self._send(chat.id, replies.QUIZ_OFF if self.quiz is None else replies.QUIZ_NONE)
-            return
-        await self._quiz_step(chat.id, key, step)
-
-    async def _quiz_step(self, chat_id: int, key: str, step: Step) -> None:
-        """Save the round (or clear it when over), then send the step: options as buttons; at
-        the end the score and the FAQ entries to read as buttons."""
-        if step.state is not None:
-            await asyncio.to_thread(self.state.put, CHANNEL, key, "prompt", {"quiz": step.state}, ROUND_TTL)
-            rows = [[InlineKeyboardButton(f"{n}. {o}", callback_data=f"{CB_QUIZ}:{step.index}:{n}")]
-                    for n, o in enumerate(step.options, 1)]
-            await self._send(chat_id, step.text, InlineKeyboardMarkup(rows))
-            return
-        await asyncio.to_thread(self.state.clear, CHANNEL, key, "prompt")
-        text = step.text
-        if self.quiz is not None and (note := await asyncio.to_thread(self.quiz.record, CHANNEL, key, step)):
-            text += f"\n{note}"  # a contest round: counted or not
-        markup = None
-        if step.read_more:
-            text += f"\n\n{replies.QUIZ_READ_MORE}"
-            markup = InlineKeyboardMarkup([[InlineKeyboardButton(
-                title, callback_data=self._codec.pack(CB_QUESTION, faq_id))] for faq_id, title in step.read_more])
-        await self._send(chat_id, f"{text}\n{replies.QUIZ_AGAIN}", markup)
-
-    async def _quiz_state(self, key: str) -> dict[str, Any] | None:
-        prompt = await asyncio.to_thread(self.state.get, CHANNEL, key, "prompt")
-        quiz = prompt.get("quiz") if prompt else None
-        return quiz if isinstance(quiz, dict) else None
-
-    async def _on_quiz_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        query, key, chat = update.callback_query, prompt_key(self.assistant, update), update.effective_chat
-        if query is None or query.data is None or key is None or chat is None:
-            return
-        _, index, number = query.data.split(":")
-        quiz = await self._quiz_state(key)
-        if quiz is None or self.quiz is None:
-            await query.answer()
-            await self.sender.drop_buttons(query.message)
-            await self._send(chat.id, replies.QUIZ_EXPIRED)
-            return
-        step = await asyncio.to_thread(self.quiz.answer, quiz, int(index), int(number))
-        if step is None:
-            await query.answer(replies.QUIZ_ALREADY)
-            return
-        await query.answer()
-        await self.sender.drop_buttons(query.message)
-        await self._quiz_step(chat.id, key, step)
-
-    async def _quiz_answer(self, update: Update, text: str) -> bool:
-        """A number typed while a quiz question is open answers it (as the button would)."""
-        key, chat = prompt_key(self.assistant, update), update.effective_chat
-        number = text.strip().rstrip(".)")
-        if key is None or chat is None or self.quiz is None or not number.isdigit() or len(number) > 2:
-            return False
-        quiz = await self._quiz_state(key)
-        if quiz is None or not 1 <= int(number) <= self.quiz.options_count(quiz):
-            return False
-        step = await asyncio.to_thread(self.quiz.answer, quiz, int(quiz.get("i", 0)), int(number))
-        if step is None:
-            return False
-        await self._quiz_step(chat.id, key, step)
-        return True
 
     # -- bulletins and personal data ----------------------------------------------------------
 
@@ -633,11 +545,8 @@ class TelegramChannel:
         if reply.kind in ("faq", "knowledge") and reply.log_id is not None:
             text += "\n\n" + replies.FEEDBACK_PROMPT  # the 👎 button below sends it to the community team
         markup = self._markup(reply)
-        key = prompt_key(self.assistant, update)
-        if self.quiz is not None and key is not None:  # "Thử 3 câu đố?" at most once a day
-            topic = await asyncio.to_thread(self.quiz.offer, self.state, CHANNEL, key, reply)
-            if topic is not None:
-                text += "\n" + replies.QUIZ_OFFER
-                offer = [InlineKeyboardButton(replies.QUIZ_OFFER_BUTTON, callback_data=f"{CB_OFFER}:{topic}")]
-                markup = InlineKeyboardMarkup([*(markup.inline_keyboard if markup else ()), offer])
+        offer = await self.quizzes.offer(update, reply)  # "Thử 3 câu đố?" at most once a day
+        if offer is not None:
+            text += "\n" + replies.QUIZ_OFFER
+            markup = InlineKeyboardMarkup([*(markup.inline_keyboard if markup else ()), [offer]])
         await self._send(chat.id, text, markup, reply_to)
