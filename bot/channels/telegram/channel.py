@@ -54,11 +54,11 @@ from bot.channels.telegram.citizen import (
     CB_SUBSCRIBE,
     CallbackCodec,
     message_of,
-    prompt_key,
 )
 from bot.channels.telegram.communes import CommuneHandlers
 from bot.channels.telegram.quiz import QuizHandlers
 from bot.channels.telegram.sender import CHANNEL, TelegramSender, html_parts
+from bot.channels.telegram.subscriptions import SubscriptionHandlers
 from bot.quiz import Quiz
 from bot.replies import citizens as replies
 from bot.state import MemoryStateStore, StateStore
@@ -180,9 +180,10 @@ class TelegramChannel:
         self.metrics = metrics
         self.poll_timeout = poll_timeout
         self._codec = CallbackCodec()
-        self.state: StateStore = state if state is not None else MemoryStateStore()
-        self.communes = CommuneHandlers(assistant, sender, self._send, self.state, state_ttl)
-        self.quizzes = QuizHandlers(quiz, assistant, sender, self._send, self.state, self._codec)
+        state = state if state is not None else MemoryStateStore()
+        self.communes = CommuneHandlers(assistant, sender, self._send, state, state_ttl)
+        self.quizzes = QuizHandlers(quiz, assistant, sender, self._send, state, self._codec)
+        self.subscriptions = SubscriptionHandlers(assistant, sender, self._send, state)
         self.handoff_button = handoff_button
         self._limit = common.UserRateLimit(rate_limit_per_minute)
         builder = ApplicationBuilder().bot(sender.bot).concurrent_updates(concurrency)
@@ -252,12 +253,12 @@ class TelegramChannel:
         app.add_handler(CallbackQueryHandler(self.quizzes.on_button, pattern=rf"^{CB_QUIZ}:\d+:\d+$"))
         app.add_handler(CallbackQueryHandler(self.quizzes.on_offer_button, pattern=rf"^{CB_OFFER}:[a-z0-9-]+$"))
         app.add_handler(CommandHandler(["canbo", "ketthuc"], self._on_no_handoff))
-        app.add_handler(CommandHandler("dangky", self._on_subscribe))
-        app.add_handler(CommandHandler("huydangky", self._on_unsubscribe))
-        app.add_handler(CommandHandler("dulieu", self._on_my_data))
-        app.add_handler(CommandHandler("xoadulieu", self._on_erase))
-        app.add_handler(CallbackQueryHandler(self._on_subscribe_button, pattern=rf"^{CB_SUBSCRIBE}:[01]$"))
-        app.add_handler(CallbackQueryHandler(self._on_erase_button, pattern=rf"^{CB_ERASE}:[01]$"))
+        app.add_handler(CommandHandler("dangky", self.subscriptions.on_subscribe))
+        app.add_handler(CommandHandler("huydangky", self.subscriptions.on_unsubscribe))
+        app.add_handler(CommandHandler("dulieu", self.subscriptions.on_my_data))
+        app.add_handler(CommandHandler("xoadulieu", self.subscriptions.on_erase))
+        app.add_handler(CallbackQueryHandler(self.subscriptions.on_subscribe_button, pattern=rf"^{CB_SUBSCRIBE}:[01]$"))
+        app.add_handler(CallbackQueryHandler(self.subscriptions.on_erase_button, pattern=rf"^{CB_ERASE}:[01]$"))
         app.add_handler(CallbackQueryHandler(self.communes.on_button, pattern=rf"^{CB_COMMUNE}:\d*$"))
         app.add_handler(CallbackQueryHandler(self._on_category, pattern=f"^{CB_CATEGORY}[:#]"))
         app.add_handler(CallbackQueryHandler(self._on_question, pattern=f"^{CB_QUESTION}[:#]"))
@@ -398,10 +399,11 @@ class TelegramChannel:
             return  # a number answering the pending quiz question
         command = commands.match(text)  # "trợ giúp", "menu", "đổi xã": commands typed as words
         if command is not None:
+            subs = self.subscriptions
             handler = {"help": self._on_help, "commune": self.communes.on_command, "quiz": self.quizzes.on_command,
                        "handoff": self._on_no_handoff, "end": self._on_no_handoff,
-                       "subscribe": self._on_subscribe, "unsubscribe": self._on_unsubscribe,
-                       "my_data": self._on_my_data, "erase": self._on_erase}.get(command.name, self._on_start)
+                       "subscribe": subs.on_subscribe, "unsubscribe": subs.on_unsubscribe,
+                       "my_data": subs.on_my_data, "erase": subs.on_erase}.get(command.name, self._on_start)
             await handler(update, context)
             return
         if not self._limit.allow(str(update.effective_user.id if update.effective_user else message.chat_id)):
@@ -412,66 +414,6 @@ class TelegramChannel:
             self.metrics, CHANNEL, self.assistant.handle, message_of(update, text)
         )
         await self._send_reply(update, reply)
-
-    # -- bulletins and personal data ----------------------------------------------------------
-
-    async def _on_subscribe(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        chat, message = update.effective_chat, message_of(update, "")
-        if chat is None:
-            return
-        text = await asyncio.to_thread(self.assistant.subscribe, CHANNEL, message.user_id, message.chat_id)
-        button = [[InlineKeyboardButton(replies.UNSUBSCRIBE_BUTTON, callback_data=f"{CB_SUBSCRIBE}:0")]]
-        await self._send(chat.id, text, InlineKeyboardMarkup(button) if text == replies.SUBSCRIBED else None)
-
-    async def _on_unsubscribe(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        chat, message = update.effective_chat, message_of(update, "")
-        if chat is None:
-            return
-        text = await asyncio.to_thread(self.assistant.unsubscribe, CHANNEL, message.user_id)
-        button = [[InlineKeyboardButton(replies.SUBSCRIBE_BUTTON, callback_data=f"{CB_SUBSCRIBE}:1")]]
-        await self._send(chat.id, text, InlineKeyboardMarkup(button) if text == replies.UNSUBSCRIBED else None)
-
-    async def _on_subscribe_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        query = update.callback_query
-        if query is None or query.data is None:
-            return
-        await query.answer()
-        await self.sender.drop_buttons(query.message)
-        if query.data.endswith(":1"):
-            await self._on_subscribe(update, context)
-        else:
-            await self._on_unsubscribe(update, context)
-
-    async def _on_my_data(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        chat, message = update.effective_chat, message_of(update, "")
-        if chat is None:
-            return
-        await self._send(chat.id, await asyncio.to_thread(self.assistant.my_data, CHANNEL, message.user_id))
-
-    async def _on_erase(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Ask first: the buttons carry the confirmation."""
-        chat = update.effective_chat
-        if chat is None:
-            return
-        buttons = [[InlineKeyboardButton(replies.ERASE_YES, callback_data=f"{CB_ERASE}:1"),
-                    InlineKeyboardButton(replies.ERASE_NO, callback_data=f"{CB_ERASE}:0")]]
-        await self._send(chat.id, replies.ERASE_CONFIRM, InlineKeyboardMarkup(buttons))
-
-    async def _on_erase_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        query, chat = update.callback_query, update.effective_chat
-        if query is None or query.data is None or chat is None:
-            return
-        await query.answer()
-        await self.sender.drop_buttons(query.message)
-        if not query.data.endswith(":1"):
-            await self._send(chat.id, replies.ERASE_KEPT)
-            return
-        message = message_of(update, "")
-        key = prompt_key(self.assistant, update)
-        if key is not None:  # the pending prompt goes too (it lives in the state store)
-            await asyncio.to_thread(self.state.clear, CHANNEL, key, "prompt")
-        text = await asyncio.to_thread(self.assistant.erase_my_data, CHANNEL, message.user_id, message.chat_id)
-        await self._send(chat.id, text)
 
     async def _on_unsupported(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
