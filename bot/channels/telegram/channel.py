@@ -2,6 +2,11 @@
 
 Long polling by default; with a webhook URL the Application runs without an Updater and the
 ASGI app (bot.server) feeds it the updates that Telegram posts to `/telegram/webhook`.
+
+This module is the adapter: it wires every handler (`_add_handlers`, in the precedence that
+bot.commands documents), answers the citizens' questions (topics, FAQ buttons, feedback, free
+text) and renders the replies. The other citizens' handlers live by role: `communes` (the
+commune prompt), `quiz` (quiz rounds), `subscriptions` (bulletins and personal data).
 """
 
 from __future__ import annotations
