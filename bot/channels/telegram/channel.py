@@ -2,15 +2,18 @@
 
 Long polling by default; with a webhook URL the Application runs without an Updater and the
 ASGI app (bot.server) feeds it the updates that Telegram posts to `/telegram/webhook`.
+
+This module is the adapter: it wires every handler (`_add_handlers`, in the precedence that
+bot.commands documents), answers the citizens' questions (topics, FAQ buttons, feedback, free
+text) and renders the replies. The other citizens' handlers live by role: `communes` (the
+commune prompt), `quiz` (quiz rounds), `subscriptions` (bulletins and personal data).
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hashlib
 import logging
-from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -43,11 +46,28 @@ from telegram.ext import (
 from bot import commands
 from bot.channels import common
 from bot.channels.render import numbered, reply_text
+from bot.channels.telegram.citizen import (
+    CB_CATEGORY,
+    CB_COMMUNE,
+    CB_ERASE,
+    CB_FEEDBACK,
+    CB_HANDOFF,
+    CB_NONE,
+    CB_OFFER,
+    CB_QUESTION,
+    CB_QUIZ,
+    CB_SUBSCRIBE,
+    CallbackCodec,
+    message_of,
+)
+from bot.channels.telegram.communes import CommuneHandlers
+from bot.channels.telegram.quiz import QuizHandlers
 from bot.channels.telegram.sender import CHANNEL, TelegramSender, html_parts
-from bot.quiz import ROUND_TTL, Quiz, Step, topic_of
+from bot.channels.telegram.subscriptions import SubscriptionHandlers
+from bot.quiz import Quiz
 from bot.replies import citizens as replies
 from bot.state import MemoryStateStore, StateStore
-from bot.types import CommuneReply, Message, Reply
+from bot.types import Reply
 
 if TYPE_CHECKING:
     from bot.assistant import Assistant
@@ -56,15 +76,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ["message", "callback_query"]
-MAX_CALLBACK_BYTES = 64
-
-# Callback data prefixes: c:<category>, q:<faq id>, n:<log id or empty>, f:<log id>:<1|0>,
-# x:<commune code> (x: alone asks for the commune), z:<question index>:<option number> (a quiz answer),
-# s:<1|0> (subscribe / unsubscribe), e:<1|0> (erase my data: confirmed / kept),
-# o:<topic> (the quiz offer after an FAQ answer: a 3-question round on that topic).
-CB_CATEGORY, CB_QUESTION, CB_NONE, CB_FEEDBACK, CB_COMMUNE, CB_QUIZ = "c", "q", "n", "f", "x", "z"
-CB_SUBSCRIBE, CB_ERASE, CB_OFFER = "s", "e", "o"
-CB_HANDOFF = "hc"  # hc:<log id>: "Hỏi cán bộ" (bot.channels.telegram.handoff takes it)
 
 UNSUPPORTED = (
     filters.Sticker.ALL
@@ -87,35 +98,6 @@ def render_chunks(reply: Reply) -> list[str]:
 
 def _reply_text(reply: Reply) -> str:
     return reply_text(reply) or (replies.CLARIFY if reply.kind == "clarify" else replies.UNANSWERED_NOT_LOGGED)
-
-
-class _CallbackCodec:
-    """Packs `<prefix>:<value>` into Telegram's 64-byte callback data.
-
-    Values too long for it (long FAQ or category ids) travel as a short hash kept in a bounded
-    in-memory map; after a restart such a button answers that it has expired.
-    """
-
-    def __init__(self, size: int = 10_000) -> None:
-        self._long: OrderedDict[str, str] = OrderedDict()
-        self._size = size
-
-    def pack(self, prefix: str, value: str) -> str:
-        data = f"{prefix}:{value}"
-        if len(data.encode("utf-8")) <= MAX_CALLBACK_BYTES:
-            return data
-        key = hashlib.sha1(value.encode("utf-8")).hexdigest()[:20]
-        self._long[key] = value
-        self._long.move_to_end(key)
-        while len(self._long) > self._size:
-            self._long.popitem(last=False)
-        return f"{prefix}#{key}"
-
-    def unpack(self, data: str) -> tuple[str, str | None]:
-        if len(data) > 1 and data[1] == "#":
-            return data[0], self._long.get(data[2:])
-        prefix, _, value = data.partition(":")
-        return prefix, value
 
 
 def _addressed_text(message: TgMessage, bot: Bot) -> str | None:
@@ -202,10 +184,11 @@ class TelegramChannel:
         self.secret_token = secret_token
         self.metrics = metrics
         self.poll_timeout = poll_timeout
-        self._codec = _CallbackCodec()
-        self.state: StateStore = state if state is not None else MemoryStateStore()
-        self.state_ttl = state_ttl
-        self.quiz = quiz
+        self._codec = CallbackCodec()
+        state = state if state is not None else MemoryStateStore()
+        self.communes = CommuneHandlers(assistant, sender, self._send, state, state_ttl)
+        self.quizzes = QuizHandlers(quiz, assistant, sender, self._send, state, self._codec)
+        self.subscriptions = SubscriptionHandlers(assistant, sender, self._send, state)
         self.handoff_button = handoff_button
         self._limit = common.UserRateLimit(rate_limit_per_minute)
         builder = ApplicationBuilder().bot(sender.bot).concurrent_updates(concurrency)
@@ -270,18 +253,18 @@ class TelegramChannel:
             app.add_handler(handler)
         app.add_handler(CommandHandler(["start", "menu"], self._on_start))
         app.add_handler(CommandHandler("help", self._on_help))
-        app.add_handler(CommandHandler("xa", self._on_commune_command))
-        app.add_handler(CommandHandler("quiz", self._on_quiz))
-        app.add_handler(CallbackQueryHandler(self._on_quiz_button, pattern=rf"^{CB_QUIZ}:\d+:\d+$"))
-        app.add_handler(CallbackQueryHandler(self._on_offer_button, pattern=rf"^{CB_OFFER}:[a-z0-9-]+$"))
+        app.add_handler(CommandHandler("xa", self.communes.on_command))
+        app.add_handler(CommandHandler("quiz", self.quizzes.on_command))
+        app.add_handler(CallbackQueryHandler(self.quizzes.on_button, pattern=rf"^{CB_QUIZ}:\d+:\d+$"))
+        app.add_handler(CallbackQueryHandler(self.quizzes.on_offer_button, pattern=rf"^{CB_OFFER}:[a-z0-9-]+$"))
         app.add_handler(CommandHandler(["canbo", "ketthuc"], self._on_no_handoff))
-        app.add_handler(CommandHandler("dangky", self._on_subscribe))
-        app.add_handler(CommandHandler("huydangky", self._on_unsubscribe))
-        app.add_handler(CommandHandler("dulieu", self._on_my_data))
-        app.add_handler(CommandHandler("xoadulieu", self._on_erase))
-        app.add_handler(CallbackQueryHandler(self._on_subscribe_button, pattern=rf"^{CB_SUBSCRIBE}:[01]$"))
-        app.add_handler(CallbackQueryHandler(self._on_erase_button, pattern=rf"^{CB_ERASE}:[01]$"))
-        app.add_handler(CallbackQueryHandler(self._on_commune_button, pattern=rf"^{CB_COMMUNE}:\d*$"))
+        app.add_handler(CommandHandler("dangky", self.subscriptions.on_subscribe))
+        app.add_handler(CommandHandler("huydangky", self.subscriptions.on_unsubscribe))
+        app.add_handler(CommandHandler("dulieu", self.subscriptions.on_my_data))
+        app.add_handler(CommandHandler("xoadulieu", self.subscriptions.on_erase))
+        app.add_handler(CallbackQueryHandler(self.subscriptions.on_subscribe_button, pattern=rf"^{CB_SUBSCRIBE}:[01]$"))
+        app.add_handler(CallbackQueryHandler(self.subscriptions.on_erase_button, pattern=rf"^{CB_ERASE}:[01]$"))
+        app.add_handler(CallbackQueryHandler(self.communes.on_button, pattern=rf"^{CB_COMMUNE}:\d*$"))
         app.add_handler(CallbackQueryHandler(self._on_category, pattern=f"^{CB_CATEGORY}[:#]"))
         app.add_handler(CallbackQueryHandler(self._on_question, pattern=f"^{CB_QUESTION}[:#]"))
         app.add_handler(CallbackQueryHandler(self._on_none, pattern=rf"^{CB_NONE}:\d*$"))
@@ -302,7 +285,7 @@ class TelegramChannel:
         chat = update.effective_chat
         if chat is None:
             return
-        user_id = self._message(update, "").user_id
+        user_id = message_of(update, "").user_id
         greeting = await asyncio.to_thread(self.assistant.greeting, CHANNEL, user_id)
         categories = await asyncio.to_thread(self.assistant.categories)
         keyboard = [
@@ -368,7 +351,7 @@ class TelegramChannel:
             CHANNEL,
             self.assistant.answer_faq,
             faq_id,
-            self._message(update, _button_text(query.message, query.data)),
+            message_of(update, _button_text(query.message, query.data)),
         )
         await self._send_reply(update, reply)
 
@@ -381,7 +364,7 @@ class TelegramChannel:
         await query.answer()
         await self.sender.drop_buttons(query.message)
         reply = await common.ask(
-            self.metrics, CHANNEL, self.assistant.reject_suggestions, log_id, self._message(update, "")
+            self.metrics, CHANNEL, self.assistant.reject_suggestions, log_id, message_of(update, "")
         )
         await self._send_reply(update, reply)
 
@@ -392,7 +375,7 @@ class TelegramChannel:
         _, raw_id, raw_helpful = query.data.split(":", 2)
         helpful = raw_helpful == "1"
         await asyncio.to_thread(
-            self.assistant.feedback, int(raw_id), helpful, self._message(update, "")
+            self.assistant.feedback, int(raw_id), helpful, message_of(update, "")
         )
         await query.answer(replies.FEEDBACK_THANKS if helpful else None)
         await self.sender.drop_buttons(query.message)
@@ -415,16 +398,17 @@ class TelegramChannel:
         if not text:  # only a mention: greet
             await self._on_start(update, context)
             return
-        if await self._commune_answer(update, text):
+        if await self.communes.on_answer(update, text):
             return  # the message answered the pending commune prompt
-        if await self._quiz_answer(update, text):
+        if await self.quizzes.on_answer(update, text):
             return  # a number answering the pending quiz question
         command = commands.match(text)  # "trợ giúp", "menu", "đổi xã": commands typed as words
         if command is not None:
-            handler = {"help": self._on_help, "commune": self._on_commune_command, "quiz": self._on_quiz,
+            subs = self.subscriptions
+            handler = {"help": self._on_help, "commune": self.communes.on_command, "quiz": self.quizzes.on_command,
                        "handoff": self._on_no_handoff, "end": self._on_no_handoff,
-                       "subscribe": self._on_subscribe, "unsubscribe": self._on_unsubscribe,
-                       "my_data": self._on_my_data, "erase": self._on_erase}.get(command.name, self._on_start)
+                       "subscribe": subs.on_subscribe, "unsubscribe": subs.on_unsubscribe,
+                       "my_data": subs.on_my_data, "erase": subs.on_erase}.get(command.name, self._on_start)
             await handler(update, context)
             return
         if not self._limit.allow(str(update.effective_user.id if update.effective_user else message.chat_id)):
@@ -432,220 +416,9 @@ class TelegramChannel:
             return
         await self.sender.typing(message.chat_id)
         reply = await common.ask(
-            self.metrics, CHANNEL, self.assistant.handle, self._message(update, text)
+            self.metrics, CHANNEL, self.assistant.handle, message_of(update, text)
         )
         await self._send_reply(update, reply)
-
-    # -- the citizen's commune ----------------------------------------------------------------
-
-    def _prompt_key(self, update: Update) -> str | None:
-        user = update.effective_user
-        return self.assistant.user_key(CHANNEL, str(user.id)) if user else None
-
-    async def _ask_commune(self, update: Update) -> None:
-        chat, key = update.effective_chat, self._prompt_key(update)
-        if chat is None or key is None:
-            return
-        await asyncio.to_thread(self.state.put, CHANNEL, key, "prompt", {"commune": []}, self.state_ttl)
-        text = await asyncio.to_thread(self.assistant.commune_prompt, CHANNEL, self._message(update, "").user_id)
-        await self._send(chat.id, text)
-
-    async def _on_commune_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._ask_commune(update)
-
-    async def _commune_answer(self, update: Update, text: str) -> bool:
-        """A message while the commune prompt is open: read it as a commune name. False when it
-        is something else (then it is handled as any message)."""
-        key, chat = self._prompt_key(update), update.effective_chat
-        if key is None or chat is None:
-            return False
-        prompt = await asyncio.to_thread(self.state.get, CHANNEL, key, "prompt")
-        if not prompt or prompt.get("commune") is None:
-            return False
-        message = self._message(update, text)
-        reply: CommuneReply = await asyncio.to_thread(
-            self.assistant.choose_commune, text, CHANNEL, message.user_id)
-        if reply.kind == "retry":
-            await self._send(chat.id, reply.text)
-            return True
-        if reply.kind == "choices":
-            await asyncio.to_thread(self.state.put, CHANNEL, key, "prompt",
-                                    {"commune": [list(o) for o in reply.options]}, self.state_ttl)
-            rows = [[InlineKeyboardButton(label, callback_data=f"{CB_COMMUNE}:{code}")]
-                    for code, label in reply.options]
-            await self._send(chat.id, reply.text, InlineKeyboardMarkup(rows))
-            return True
-        await asyncio.to_thread(self.state.clear, CHANNEL, key, "prompt")
-        if reply.kind == "not_a_name":
-            return False
-        await self._send(chat.id, reply.text)
-        return True
-
-    async def _on_commune_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        query = update.callback_query
-        if query is None or query.data is None:
-            return
-        code = query.data.partition(":")[2]
-        await query.answer()
-        if not code:  # the greeting's button: ask for the name
-            await self._ask_commune(update)
-            return
-        key, chat = self._prompt_key(update), update.effective_chat
-        if key is None or chat is None:
-            return
-        await self.sender.drop_buttons(query.message)
-        await asyncio.to_thread(self.state.clear, CHANNEL, key, "prompt")
-        text = await asyncio.to_thread(self.assistant.set_commune, code, CHANNEL, self._message(update, "").user_id)
-        await self._send(chat.id, text)
-
-    # -- quiz rounds ---------------------------------------------------------------------------
-
-    async def _on_quiz(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """/quiz [topic] or "thi": a new round replaces whatever prompt was pending."""
-        chat, key, message = update.effective_chat, self._prompt_key(update), update.effective_message
-        if chat is None or key is None:
-            return
-        if self.quiz is None:
-            await self._send(chat.id, replies.QUIZ_OFF)
-            return
-        topic = topic_of(message.text or "") if message is not None else None
-        step = await asyncio.to_thread(self.quiz.start, topic)
-        if step is None:
-            await self._send(chat.id, replies.QUIZ_NONE)
-            return
-        await self._quiz_step(chat.id, key, step)
-
-    async def _on_offer_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """"Thử 3 câu đố" under an FAQ answer: a short round on the answer's topic."""
-        query, key, chat = update.callback_query, self._prompt_key(update), update.effective_chat
-        if query is None or query.data is None or key is None or chat is None:
-            return
-        await query.answer()
-        topic = query.data.partition(":")[2]
-        step = await asyncio.to_thread(self.quiz.start_offer, topic) if self.quiz is not None else None
-        if step is None:
-            await self._send(chat.id, replies.QUIZ_OFF if self.quiz is None else replies.QUIZ_NONE)
-            return
-        await self._quiz_step(chat.id, key, step)
-
-    async def _quiz_step(self, chat_id: int, key: str, step: Step) -> None:
-        """Save the round (or clear it when over), then send the step: options as buttons; at
-        the end the score and the FAQ entries to read as buttons."""
-        if step.state is not None:
-            await asyncio.to_thread(self.state.put, CHANNEL, key, "prompt", {"quiz": step.state}, ROUND_TTL)
-            rows = [[InlineKeyboardButton(f"{n}. {o}", callback_data=f"{CB_QUIZ}:{step.index}:{n}")]
-                    for n, o in enumerate(step.options, 1)]
-            await self._send(chat_id, step.text, InlineKeyboardMarkup(rows))
-            return
-        await asyncio.to_thread(self.state.clear, CHANNEL, key, "prompt")
-        text = step.text
-        if self.quiz is not None and (note := await asyncio.to_thread(self.quiz.record, CHANNEL, key, step)):
-            text += f"\n{note}"  # a contest round: counted or not
-        markup = None
-        if step.read_more:
-            text += f"\n\n{replies.QUIZ_READ_MORE}"
-            markup = InlineKeyboardMarkup([[InlineKeyboardButton(
-                title, callback_data=self._codec.pack(CB_QUESTION, faq_id))] for faq_id, title in step.read_more])
-        await self._send(chat_id, f"{text}\n{replies.QUIZ_AGAIN}", markup)
-
-    async def _quiz_state(self, key: str) -> dict[str, Any] | None:
-        prompt = await asyncio.to_thread(self.state.get, CHANNEL, key, "prompt")
-        quiz = prompt.get("quiz") if prompt else None
-        return quiz if isinstance(quiz, dict) else None
-
-    async def _on_quiz_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        query, key, chat = update.callback_query, self._prompt_key(update), update.effective_chat
-        if query is None or query.data is None or key is None or chat is None:
-            return
-        _, index, number = query.data.split(":")
-        quiz = await self._quiz_state(key)
-        if quiz is None or self.quiz is None:
-            await query.answer()
-            await self.sender.drop_buttons(query.message)
-            await self._send(chat.id, replies.QUIZ_EXPIRED)
-            return
-        step = await asyncio.to_thread(self.quiz.answer, quiz, int(index), int(number))
-        if step is None:
-            await query.answer(replies.QUIZ_ALREADY)
-            return
-        await query.answer()
-        await self.sender.drop_buttons(query.message)
-        await self._quiz_step(chat.id, key, step)
-
-    async def _quiz_answer(self, update: Update, text: str) -> bool:
-        """A number typed while a quiz question is open answers it (as the button would)."""
-        key, chat = self._prompt_key(update), update.effective_chat
-        number = text.strip().rstrip(".)")
-        if key is None or chat is None or self.quiz is None or not number.isdigit() or len(number) > 2:
-            return False
-        quiz = await self._quiz_state(key)
-        if quiz is None or not 1 <= int(number) <= self.quiz.options_count(quiz):
-            return False
-        step = await asyncio.to_thread(self.quiz.answer, quiz, int(quiz.get("i", 0)), int(number))
-        if step is None:
-            return False
-        await self._quiz_step(chat.id, key, step)
-        return True
-
-    # -- bulletins and personal data ----------------------------------------------------------
-
-    async def _on_subscribe(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        chat, message = update.effective_chat, self._message(update, "")
-        if chat is None:
-            return
-        text = await asyncio.to_thread(self.assistant.subscribe, CHANNEL, message.user_id, message.chat_id)
-        button = [[InlineKeyboardButton(replies.UNSUBSCRIBE_BUTTON, callback_data=f"{CB_SUBSCRIBE}:0")]]
-        await self._send(chat.id, text, InlineKeyboardMarkup(button) if text == replies.SUBSCRIBED else None)
-
-    async def _on_unsubscribe(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        chat, message = update.effective_chat, self._message(update, "")
-        if chat is None:
-            return
-        text = await asyncio.to_thread(self.assistant.unsubscribe, CHANNEL, message.user_id)
-        button = [[InlineKeyboardButton(replies.SUBSCRIBE_BUTTON, callback_data=f"{CB_SUBSCRIBE}:1")]]
-        await self._send(chat.id, text, InlineKeyboardMarkup(button) if text == replies.UNSUBSCRIBED else None)
-
-    async def _on_subscribe_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        query = update.callback_query
-        if query is None or query.data is None:
-            return
-        await query.answer()
-        await self.sender.drop_buttons(query.message)
-        if query.data.endswith(":1"):
-            await self._on_subscribe(update, context)
-        else:
-            await self._on_unsubscribe(update, context)
-
-    async def _on_my_data(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        chat, message = update.effective_chat, self._message(update, "")
-        if chat is None:
-            return
-        await self._send(chat.id, await asyncio.to_thread(self.assistant.my_data, CHANNEL, message.user_id))
-
-    async def _on_erase(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Ask first: the buttons carry the confirmation."""
-        chat = update.effective_chat
-        if chat is None:
-            return
-        buttons = [[InlineKeyboardButton(replies.ERASE_YES, callback_data=f"{CB_ERASE}:1"),
-                    InlineKeyboardButton(replies.ERASE_NO, callback_data=f"{CB_ERASE}:0")]]
-        await self._send(chat.id, replies.ERASE_CONFIRM, InlineKeyboardMarkup(buttons))
-
-    async def _on_erase_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        query, chat = update.callback_query, update.effective_chat
-        if query is None or query.data is None or chat is None:
-            return
-        await query.answer()
-        await self.sender.drop_buttons(query.message)
-        if not query.data.endswith(":1"):
-            await self._send(chat.id, replies.ERASE_KEPT)
-            return
-        message = self._message(update, "")
-        key = self._prompt_key(update)
-        if key is not None:  # the pending prompt goes too (it lives in the state store)
-            await asyncio.to_thread(self.state.clear, CHANNEL, key, "prompt")
-        text = await asyncio.to_thread(self.assistant.erase_my_data, CHANNEL, message.user_id, message.chat_id)
-        await self._send(chat.id, text)
 
     async def _on_unsupported(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -665,17 +438,6 @@ class TelegramChannel:
             log.warning("Telegram: %s: %s", type(error).__name__, error)
 
     # -- helpers -----------------------------------------------------------------------------
-
-    @staticmethod
-    def _message(update: Update, text: str) -> Message:
-        user = update.effective_user
-        chat = update.effective_chat
-        return Message(
-            text=text,
-            channel=CHANNEL,
-            user_id=str(user.id) if user else "",
-            chat_id=str(chat.id) if chat else "",
-        )
 
     async def _send(self, chat_id: int, text: str, markup: Any = None, reply_to: int | None = None) -> None:
         result = await self.sender.send(chat_id, text, markup=markup, reply_to=reply_to)
@@ -730,11 +492,8 @@ class TelegramChannel:
         if reply.kind in ("faq", "knowledge") and reply.log_id is not None:
             text += "\n\n" + replies.FEEDBACK_PROMPT  # the 👎 button below sends it to the community team
         markup = self._markup(reply)
-        key = self._prompt_key(update)
-        if self.quiz is not None and key is not None:  # "Thử 3 câu đố?" at most once a day
-            topic = await asyncio.to_thread(self.quiz.offer, self.state, CHANNEL, key, reply)
-            if topic is not None:
-                text += "\n" + replies.QUIZ_OFFER
-                offer = [InlineKeyboardButton(replies.QUIZ_OFFER_BUTTON, callback_data=f"{CB_OFFER}:{topic}")]
-                markup = InlineKeyboardMarkup([*(markup.inline_keyboard if markup else ()), offer])
+        offer = await self.quizzes.offer(update, reply)  # "Thử 3 câu đố?" at most once a day
+        if offer is not None:
+            text += "\n" + replies.QUIZ_OFFER
+            markup = InlineKeyboardMarkup([*(markup.inline_keyboard if markup else ()), [offer]])
         await self._send(chat.id, text, markup, reply_to)

@@ -42,21 +42,21 @@ from telegram.ext import (
 )
 
 from bot import commands
+from bot.channels.telegram.citizen import CB_HANDOFF, message_of
 from bot.channels.telegram.review import VIETNAM, Authorizer, _short
-from bot.channels.telegram.sender import CHANNEL, TOPIC_NAME_LIMIT, TelegramSender, keyboard
+from bot.channels.telegram.sender import TOPIC_NAME_LIMIT, TelegramSender, keyboard
 from bot.config import Settings
 from bot.handoff import HandoffService, HandoffView
 from bot.outbound import Photo
 from bot.replies import reviewers as say
 from bot.retrieval import Index
-from bot.types import Message
 from indexer.communes import Communes
 from indexer.faq_edit import FaqEditError, FaqEditor
 from indexer.text import views
 
 log = logging.getLogger(__name__)
 
-PREFIX, ASK = "ho", "hc"
+PREFIX, ASK = "ho", CB_HANDOFF  # ASK: the citizens' "Hỏi cán bộ" button (bot.channels.telegram.channel)
 TAKE, PROVINCE, END, LINK, PICK, PROMOTE = "t", "p", "e", "l", "k", "m"
 CANDIDATES = 3
 THREAD_MARKS = (say.HANDOFF_TITLE[:2], say.HANDOFF_FROM_CITIZEN[:2], say.HANDOFF_PHOTO_FROM_CITIZEN[:2])  # 🙋 💬 🖼
@@ -217,17 +217,11 @@ class HandoffHandlers:
 
     # -- citizens ---------------------------------------------------------------------------------
 
-    @staticmethod
-    def _message(update: Update, text: str) -> Message:
-        user, chat = update.effective_user, update.effective_chat
-        return Message(text=text, channel=CHANNEL, user_id=str(user.id) if user else "",
-                       chat_id=str(chat.id) if chat else "")
-
     async def on_citizen(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         if message is None or not message.text:
             return
-        out = await self.service.on_citizen(self._message(update, message.text))
+        out = await self.service.on_citizen(message_of(update, message.text))
         if out is None:
             return  # not a hand-off matter: the next handlers decide
         for text in out:
@@ -241,7 +235,7 @@ class HandoffHandlers:
         if message is None or not message.photo:
             return
         photo = Photo("telegram", message.photo[-1].file_id)  # the largest size
-        out = await self.service.on_citizen(self._message(update, (message.caption or "").strip()), photo=photo)
+        out = await self.service.on_citizen(message_of(update, (message.caption or "").strip()), photo=photo)
         if out is None:
             return
         for text in out:
@@ -255,7 +249,7 @@ class HandoffHandlers:
         raw = (query.data or "").partition(":")[2]
         await query.answer()
         await self.sender.drop_buttons(query.message)
-        out = await self.service.on_citizen(self._message(update, ""), asked=True,
+        out = await self.service.on_citizen(message_of(update, ""), asked=True,
                                             log_id=int(raw) if raw.isdigit() else None)
         for text in out or ():
             await self._send(query.message.chat.id, text)
