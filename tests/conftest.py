@@ -30,20 +30,25 @@ def _isolated_env(monkeypatch, tmp_path_factory):
     get_settings.cache_clear()
 
 
-def cli_in_process(monkeypatch, capsys, tmp_path: Path, argv: list[str], stdin: str = "",
+def cli_in_process(monkeypatch, capsys, tmp_path: Path, argv: list[str], stdin: str = "", tty: bool = False,
                    **env: str) -> tuple[int, str, str]:
     """Run `trolyso ARGV` in this process (the model stays loaded) with TROLYSO_DATA_DIR in
-    `tmp_path` and `env` set: (exit code, stdout, stderr)."""
+    `tmp_path` and `env` set: (exit code, stdout, stderr). `tty`: stdin says it is a terminal
+    (an admin typing the answer to a confirmation)."""
     import io
     import sys
 
     from bot import cli
     from bot.config import get_settings
 
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
     monkeypatch.chdir(tmp_path)
     for key, value in {"TROLYSO_DATA_DIR": str(tmp_path / "var"), **env}.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    monkeypatch.setattr(sys, "stdin", Terminal(stdin) if tty else io.StringIO(stdin))
     get_settings.cache_clear()
     try:
         code = cli.main(argv)

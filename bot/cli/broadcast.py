@@ -140,7 +140,11 @@ def cmd_send(args: argparse.Namespace) -> int:
             raise SystemExit(common.usage_error("broadcast send", "no terminal to confirm on: add --yes"))
         if known is None:
             store.register(bulletin)
-        answer = input(admins.BROADCAST_CONFIRM.format(id=bulletin.id, targets=store.targets(bulletin.id)))
+        try:
+            answer = input(admins.BROADCAST_CONFIRM.format(id=bulletin.id, targets=store.targets(bulletin.id)))
+        except EOFError:  # Ctrl-D at the question: no
+            answer = ""
+            print(file=sys.stderr)
         if answer.strip().lower() not in admins.BROADCAST_CONFIRM_YES:
             print("not sent", file=sys.stderr)
             return 1

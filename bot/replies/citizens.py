@@ -267,3 +267,16 @@ QUIZ_CONTEST_ALREADY = "Hôm nay bạn đã có một lượt được tính cho
 
 # /dulieu: the citizen's contest rounds (bot.contests), shown only when there are some
 MY_DATA_QUIZ = "• Lượt thi đố vui được tính trong cuộc thi: {rounds} lượt (điểm, ngày chơi và xã, phường lúc chơi)."
+
+# The web chat (bot.channels.web): bulletins are not sent there, and "xóa dữ liệu của tôi" answered
+# by typing or after its question expired. A web session only sees a message when the citizen
+# opens the page again in the same browser, with no notification: bulletins go through Telegram and Zalo.
+WEB_NO_BULLETINS = (
+    "Bản tin của Trợ lý số (cảnh báo lừa đảo, tin của tỉnh) được gửi qua Telegram và Zalo, không gửi vào "
+    "khung trò chuyện trên trang web này, nên ở đây không có gì để đăng ký hay hủy. Muốn nhận bản tin, "
+    "bạn nhắn “đăng ký nhận tin” cho Trợ lý số trên Telegram hoặc Zalo; muốn dừng, nhắn “dừng nhận tin” ở đó."
+)
+WEB_MY_DATA_MESSAGES = "• Tin nhắn của tổ công nghệ số cộng đồng đang lưu cho cuộc trò chuyện này: {n} tin."
+WEB_ERASE_EXPIRED = "Yêu cầu xóa dữ liệu đã hết hạn nên tôi chưa xóa gì. Muốn xóa, bạn gõ lại “xóa dữ liệu của tôi”."
+ERASE_NO_WORDS = ("không", "khong", "ko", "không xóa", "không xoá", "khong xoa", "thôi", "thoi", "giữ lại", "giu lai")
+WEB_ERASE_ALSO = "Cuộc trò chuyện này cũng bị xóa, trên máy chủ và trên máy của bạn."

@@ -286,3 +286,110 @@ async def test_the_quiz_offer_after_an_faq_answer_once_a_day(spy, tmp_path, faq_
         assert none["answer"] == replies.QUIZ_NONE
         script = (await http.get("/widget.js")).text
         assert "quiz_offer" in script and "reply.offer" in script
+
+
+def _web_rows(spy, key: str) -> dict[str, int]:
+    """What the database keeps for one web session: its state (keyed by the session's key, and by
+    the hashed user id), its data keyed by the hashed user id, the session and its messages."""
+    from bot.models import Citizen, ConversationState, QuestionLog, Subscriber, WebMessage, WebSession
+
+    user = spy.user_key("web", key)
+    with spy.store.session() as s:
+        def count(model, *where) -> int:  # type: ignore[no-untyped-def]
+            return len(s.execute(select(model).where(*where)).all())
+
+        return {
+            "state": count(ConversationState, ConversationState.channel == "web",
+                           ConversationState.user_key.in_((key, user))),
+            "citizens": count(Citizen, Citizen.channel == "web", Citizen.user_key == user),
+            "questions": count(QuestionLog, QuestionLog.channel == "web", QuestionLog.user_hash == user),
+            "review_items": count(ReviewItem, ReviewItem.question_id.in_(
+                select(QuestionLog.id).where(QuestionLog.channel == "web", QuestionLog.user_hash == user))),
+            "subscribers": count(Subscriber, Subscriber.channel == "web"),
+            "sessions": count(WebSession, WebSession.key == key),
+            "messages": count(WebMessage, WebMessage.session_key == key),
+        }
+
+
+async def test_my_data_bulletins_and_erasing_in_the_web_chat(spy, tmp_path, faq_questions):
+    from bot.channels.web.sessions import session_key
+    from bot.quiz import QuizBank
+    from bot.replies import citizens as replies
+
+    bank = QuizBank(web_settings(tmp_path).quiz)
+    topics = {t.id: t.category for t in spy.index.targets if t.kind == "faq"}
+    with_offer = next(q for q in faq_questions if bank.questions(topics[q.faq_id]))
+    async with web(spy, tmp_path) as http:
+        async def say(session, text):  # type: ignore[no-untyped-def]
+            response = await http.post("/api/chat", json={"session": session, "text": text})
+            assert response.status_code == 200, response.text
+            return response.json()
+
+        # another citizen's data must survive this one's erasure
+        other = (await say(None, "Giá lúa hôm nay bao nhiêu?"))["session"]
+        session = (await say(None, "đổi xã"))["session"]
+        key = session_key(session)
+        assert "Đã ghi nhận: bạn ở xã Mường Kim." in (await say(session, "ta mung"))["answer"]
+        assert (await say(session, "Giá lúa hôm nay bao nhiêu?"))["kind"] == "unanswered"
+        assert (await say(session, with_offer.question))["offer"] is not None  # state: today's quiz offer
+
+        mine = await say(session, "dữ liệu của tôi")
+        lines = mine["answer"].split("\n")
+        assert mine["kind"] == "my_data" and lines[0] == "Tôi đang lưu về bạn:"
+        assert "• Xã, phường: xã Mường Kim." in lines and "• Câu hỏi bạn đã hỏi: 2 câu" in mine["answer"]
+        assert "• Câu hỏi đang chờ cán bộ trả lời: 1 câu." in lines
+        assert not any(line.startswith("• Tin nhắn của tổ") for line in lines)  # none yet
+
+        # a community team answers: the message waits in the session, and /dulieu tells it
+        queue = ReviewQueue(spy.store, web_settings(tmp_path), lambda: spy.index)
+        queue.assign_pending()  # (serve's review worker may have grouped them already)
+        with spy.store.session() as s:
+            gids = set(s.scalars(select(ReviewItem.group_id).where(ReviewItem.channel == "web")))
+        for gid in gids:
+            async with open_senders(web_settings(tmp_path), store=spy.store) as senders:
+                await answer_group(queue, senders, gid, "Bà con xem bản tin nông nghiệp của xã.")
+        mine = await say(session, "/dulieu")
+        lines = mine["answer"].split("\n")
+        assert lines[-2] == replies.WEB_MY_DATA_MESSAGES.format(n=1)
+        assert lines[-1] == "Muốn xóa hết, bạn gõ “xóa dữ liệu của tôi”."
+
+        # bulletins are not sent to web sessions: a polite pointer to Telegram and Zalo, no subscription
+        for text in ("đăng ký nhận tin", "/dangky", "hủy đăng ký ạ"):
+            reply = await say(session, text)
+            assert (reply["kind"], reply["answer"]) == ("bulletins", replies.WEB_NO_BULLETINS)
+        assert "Telegram" in replies.WEB_NO_BULLETINS and "Zalo" in replies.WEB_NO_BULLETINS
+
+        kept = {"state": 1, "citizens": 1, "questions": 2, "review_items": 1, "subscribers": 0, "sessions": 1,
+                "messages": 1}
+        assert _web_rows(spy, key) == kept
+        # asked, then "Không xóa"; a button without a pending question; asked, then typed "không"
+        asked = await say(session, "Xóa dữ liệu của tôi!")
+        assert asked["kind"] == "erase_confirm" and asked["answer"].startswith(replies.ERASE_CONFIRM)
+        assert replies.WEB_ERASE_ALSO in asked["answer"]
+        no = (await http.post("/api/choose", json={"session": session, "erase": False})).json()
+        assert (no["kind"], no["answer"], no["session"]) == ("erase_kept", replies.ERASE_KEPT, session)
+        late = (await http.post("/api/choose", json={"session": session, "erase": True})).json()
+        assert (late["kind"], late["answer"]) == ("erase_kept", replies.WEB_ERASE_EXPIRED)
+        assert (await say(session, "/xoadulieu"))["kind"] == "erase_confirm"
+        assert (await say(session, "không"))["answer"] == replies.ERASE_KEPT
+        assert _web_rows(spy, key) == kept
+        bad = await http.post("/api/choose", json={"session": session, "erase": "yes"})
+        assert bad.status_code == 422
+
+        # asked, then confirmed with the button: everything of this session goes, the session too
+        assert (await say(session, "xoa du lieu cua toi"))["kind"] == "erase_confirm"
+        done = (await http.post("/api/choose", json={"session": session, "erase": True})).json()
+        assert (done["kind"], done["answer"], done["session"]) == ("erased", replies.ERASED, None)
+        assert _web_rows(spy, key) == dict.fromkeys(kept, 0)
+        assert (await http.get("/api/messages", params={"session": session})).json()["session"] is None
+        after = await say(session, "dữ liệu của tôi")  # the old token: a new, empty session
+        assert after["session"] != session and "• Câu hỏi bạn đã hỏi: 0 câu" in after["answer"]
+        assert "• Xã, phường: chưa cho biết." in after["answer"]
+        assert _web_rows(spy, session_key(other))["questions"] == 1  # only this citizen's data went
+
+
+        # the other citizen confirms by typing
+        assert (await say(other, "xóa dữ liệu của tôi"))["kind"] == "erase_confirm"
+        typed = await say(other, "Xóa")
+        assert (typed["kind"], typed["session"]) == ("erased", None)
+    assert _web_rows(spy, session_key(other))["questions"] == 0

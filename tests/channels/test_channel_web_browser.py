@@ -88,3 +88,47 @@ async def test_the_widget_in_a_real_browser(spy, tmp_path, faq_questions):
     assert seen["closed"]
     [(args, _)] = spy.calls_of("feedback")
     assert args[1] is False
+
+
+def _erase(base: str) -> dict:  # type: ignore[no-untyped-def]
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    from bot.replies import citizens as replies
+
+    seen: dict = {}
+    with browser.chromium() as driver:
+        driver.get(base + "/")
+        browser.click(driver, ".bubble")
+        browser.until(driver, lambda: any("Xin chào" in t for t in browser.texts(driver)))
+        box = browser.shadow(driver).find_element(By.CSS_SELECTOR, "textarea")
+        box.send_keys("cảm ơn", Keys.ENTER)
+        browser.until(driver, lambda: len(browser.texts(driver)) >= 3)
+        box.send_keys("xóa dữ liệu của tôi", Keys.ENTER)
+        browser.until(driver, lambda: any(replies.ERASE_CONFIRM in t for t in browser.texts(driver)))
+        seen["before"] = browser.texts(driver)
+        seen["session_before"] = driver.execute_script(
+            "return JSON.parse(localStorage.getItem('trolyso-chat:' + location.origin)).session")
+        browser.click(driver, ".choices button", replies.ERASE_YES)
+        browser.until(driver, lambda: any(replies.ERASED in t for t in browser.texts(driver)))
+        seen["after"] = browser.texts(driver)
+        seen["stored"] = driver.execute_script(
+            "return JSON.parse(localStorage.getItem('trolyso-chat:' + location.origin))")
+    return seen
+
+
+async def test_erasing_my_data_in_a_real_browser_forgets_the_conversation(spy, tmp_path):
+    from sqlalchemy import select
+
+    from bot.models import WebSession
+    from bot.replies import citizens as replies
+
+    settings = Settings(_env_file=None, telegram_token=None, zalo_token=None, listen="127.0.0.1:0",
+                        data_dir=tmp_path)
+    async with serving(build_server(settings, spy)) as base:
+        seen = await asyncio.to_thread(_erase, base)
+    assert seen["session_before"] and len(seen["before"]) >= 5  # greeting, "cảm ơn", its reply, the question
+    assert [t.split("\n", 1)[-1] for t in seen["after"]] == [replies.ERASED]  # the device forgot the rest
+    assert seen["stored"]["session"] is None and len(seen["stored"]["items"]) == 1
+    with spy.store.session() as s:
+        assert s.scalars(select(WebSession.key)).all() == []  # and so did the server

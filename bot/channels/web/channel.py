@@ -10,6 +10,7 @@
                         {"session", "commune": code} (a commune picked among the choices offered)
                         {"session", "quiz_answer": n, "quiz_index": i} (an option of the quiz question)
                         {"session", "quiz_offer": topic} (the offer taken: a 3-question round)
+                        {"session", "erase": true | false} (the answer to "xóa dữ liệu của tôi?")
     POST /api/feedback  {"session", "reply_id", "helpful"}
     POST /api/forget    {"session"}             ("Xóa cuộc trò chuyện": the session is deleted)
     GET  /api/start     greeting, topics and every text the widget shows (Vietnamese lives here)
@@ -24,6 +25,16 @@ a reviewer's answer comes back through `WebSender`. Safe on the open internet: o
 per-address rate limits (the address from X-Forwarded-For only behind `TROLYSO_TRUSTED_PROXIES`);
 bodies over 16 KB and texts over 2,000 characters get 413; malformed JSON 400, wrong fields 422;
 answers are plain text (the widget never renders HTML from the server).
+
+Personal data as on Telegram and Zalo: "dữ liệu của tôi" (`/dulieu`, kind `my_data`) tells what is
+kept about the session; "xóa dữ liệu của tôi" (`/xoadulieu`, kind `erase_confirm`) asks first: the
+question waits in the state store (slot "prompt", 15 minutes), answered by the widget's buttons
+(`/api/choose` `erase`) or by typing "xóa" / "không". Once confirmed, kind `erased` with `session`
+null: the citizen's data (`Assistant.erase_my_data`), the session's state, and the session with
+its messages are deleted; the widget forgets the conversation on the device too. Bulletins are
+not sent to web sessions (a message only shows when the page is opened again, with no
+notification): "đăng ký nhận tin" and "dừng nhận tin" get kind `bulletins`, pointing to Telegram
+and Zalo.
 """
 
 from __future__ import annotations
@@ -44,7 +55,7 @@ from starlette.routing import Route
 from bot import commands
 from bot.channels import common
 from bot.channels.web.sessions import CHANNEL, WebSessions
-from bot.quiz import ROUND_TTL, Quiz, Step, topic_of
+from bot.quiz import OFFER_SLOT, ROUND_TTL, Quiz, Step, topic_of
 from bot.replies import citizens as replies
 from bot.state import MemoryStateStore, StateStore
 from bot.types import Message, Reply
@@ -89,7 +100,13 @@ def _texts() -> dict[str, str]:
         "topics": replies.TOPICS, "topicQuestions": replies.TOPIC_QUESTIONS, "none": replies.CLARIFY_NONE,
         "yes": replies.CONFIRM_YES, "no": replies.CONFIRM_NO, "matched": replies.MATCHED_QUESTION,
         "feedbackPrompt": replies.FEEDBACK_PROMPT, "rateLimited": replies.RATE_LIMITED,
+        "eraseYes": replies.ERASE_YES, "eraseNo": replies.ERASE_NO,
     }
+
+
+def _words(text: str) -> str:
+    """A short answer as typed, for the confirmation words ("Xóa!" -> "xóa")."""
+    return " ".join(text.lower().strip(" .!?,;:…\"'").split())
 
 
 class WebChannel:
@@ -259,6 +276,13 @@ class WebChannel:
                                      "suggestions": [], "reply_id": None, "source": None, "faq_id": None,
                                      "matched": None})
         pending = await asyncio.to_thread(self.state.get, CHANNEL, key, PROMPT_SLOT)
+        if pending is not None and pending.get("erase"):  # the answer to "xóa dữ liệu của tôi?"
+            await asyncio.to_thread(self.state.clear, CHANNEL, key, PROMPT_SLOT)
+            if _words(text) in replies.ERASE_YES_WORDS:
+                return JSONResponse(await self._erase(token, key))
+            if _words(text) in replies.ERASE_NO_WORDS:
+                return JSONResponse(self._plain(token, "erase_kept", replies.ERASE_KEPT))
+            pending = None  # anything else keeps the data and is read as usual
         if pending is not None and pending.get("commune"):
             answer = await asyncio.to_thread(self.assistant.choose_commune, text, CHANNEL, key)
             if answer.kind != "not_a_name":
@@ -281,6 +305,14 @@ class WebChannel:
             return JSONResponse({"session": token, "kind": "help", "answer": commands.help_text(),
                                  "suggestions": [], "reply_id": None, "source": None, "faq_id": None,
                                  "matched": None})
+        if command is not None and command.name in ("subscribe", "unsubscribe"):  # Telegram and Zalo only
+            return JSONResponse(self._plain(token, "bulletins", replies.WEB_NO_BULLETINS))
+        if command is not None and command.name == "my_data":
+            return JSONResponse(self._plain(token, "my_data", await self._my_data(key)))
+        if command is not None and command.name == "erase":  # asks first; the answer is read from the state
+            await asyncio.to_thread(self.state.put, CHANNEL, key, PROMPT_SLOT, {"erase": True}, PROMPT_TTL)
+            return JSONResponse(self._plain(token, "erase_confirm",
+                                            f"{replies.ERASE_CONFIRM}\n{replies.WEB_ERASE_ALSO}"))
         reply = await common.ask(self.metrics, CHANNEL, self.assistant.handle, self._message(key, text))
         return JSONResponse(await self._offered(self._reply(token, reply), key, reply))
 
@@ -317,8 +349,29 @@ class WebChannel:
             data["suggestions"] = [{"faq_id": faq_id, "question": question} for faq_id, question in step.read_more]
         return data
 
+    async def _my_data(self, key: str) -> str:
+        """What is kept about the session: the Assistant's report, plus the messages waiting in
+        the session (a community team's answers), when there are some."""
+        text = await asyncio.to_thread(self.assistant.my_data, CHANNEL, key)
+        kept = await asyncio.to_thread(self.sessions.count, key)
+        if kept and text != replies.SERVICE_UNAVAILABLE:  # before the closing line on erasing
+            head, _, last = text.rpartition("\n")
+            text = f"{head}\n{replies.WEB_MY_DATA_MESSAGES.format(n=kept)}\n{last}"
+        return text
+
+    async def _erase(self, token: str, key: str) -> dict[str, Any]:
+        """Erase what is kept about the session (confirmed), then the session itself: its state,
+        its messages and its token. `session` null tells the widget to forget it on the device."""
+        for slot in (PROMPT_SLOT, OFFER_SLOT):  # the web keys its state by the session, not the hash
+            await asyncio.to_thread(self.state.clear, CHANNEL, key, slot)
+        text = await asyncio.to_thread(self.assistant.erase_my_data, CHANNEL, key, key)
+        if text != replies.ERASED:  # the database is away: nothing was erased, the session stays
+            return self._plain(token, "erase_kept", text)
+        await asyncio.to_thread(self.sessions.forget, token)
+        return self._plain(None, "erased", text)
+
     @staticmethod
-    def _plain(token: str, kind: str, text: str) -> dict[str, Any]:
+    def _plain(token: str | None, kind: str, text: str) -> dict[str, Any]:
         return {"session": token, "kind": kind, "answer": text, "suggestions": [], "reply_id": None,
                 "source": None, "faq_id": None, "matched": None}
 
@@ -353,6 +406,15 @@ class WebChannel:
                 return JSONResponse(self._plain(token, "quiz", replies.QUIZ_EXPIRED if not round_
                                                 else replies.QUIZ_ALREADY))
             return JSONResponse(await self._quiz_step(token, key, step))
+        if "erase" in body:  # "🗑 Xóa hết" / "Không xóa": only while the question is pending
+            confirmed = self._field(body, "erase", bool)
+            asked = await asyncio.to_thread(self.state.get, CHANNEL, key, PROMPT_SLOT)
+            if not (asked or {}).get("erase"):
+                return JSONResponse(self._plain(token, "erase_kept", replies.WEB_ERASE_EXPIRED))
+            await asyncio.to_thread(self.state.clear, CHANNEL, key, PROMPT_SLOT)
+            if not confirmed:
+                return JSONResponse(self._plain(token, "erase_kept", replies.ERASE_KEPT))
+            return JSONResponse(await self._erase(token, key))
         offer = self._field(body, "quiz_offer", str, required=False)
         if offer is not None:  # "Thử 3 câu đố" under an FAQ answer: a short round, never counted
             step = await asyncio.to_thread(self.quiz.start_offer, offer[:64]) if self.quiz is not None else None

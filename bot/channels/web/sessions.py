@@ -17,7 +17,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
-from sqlalchemy import CursorResult, delete, select, update
+from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -98,6 +98,11 @@ class WebSessions:
             s.add(message)
             s.flush()
             return message.id
+
+    def count(self, key: str) -> int:
+        """How many messages are kept for a session (what `/dulieu` tells)."""
+        with self._sessions() as s:
+            return s.scalar(select(func.count()).select_from(WebMessage).where(WebMessage.session_key == key)) or 0
 
     def after(self, key: str, after: int, limit: int = 50) -> list[Later]:
         with self._sessions() as s:

@@ -210,6 +210,9 @@
       item.choices = s.map(function (x) { return { label: x.question, faq: x.faq_id, question: x.question }; });
       item.choices.push({ label: T.none, none: reply.reply_id });
     }
+    if (reply.kind === "erase_confirm") {  // "xóa dữ liệu của tôi": asked first
+      item.choices = [{ label: T.eraseYes, erase: true }, { label: T.eraseNo, erase: false }];
+    }
     if (reply.offer && reply.offer.topic) {  // "Thử 3 câu đố về chủ đề này?" after an FAQ answer
       item.text = (item.text || "") + "\n" + reply.offer.text;
       item.choices = (item.choices || []).concat([{ label: reply.offer.button, offer: reply.offer.topic }]);
@@ -220,6 +223,14 @@
   function push(item) { state.items.push(item); save(); render(); }
 
   function withSession(data) { if (data && data.session) state.session = data.session; }
+
+  // A reply from /api/chat or /api/choose. "erased": the server deleted the session and the
+  // citizen's data, so the conversation kept on this device goes too.
+  function show(reply) {
+    if (reply.kind === "erased") state = { session: null, items: [], after: 0 };
+    else withSession(reply);
+    if (reply.answer) push(botItem(reply));  // empty while a person handles the conversation
+  }
 
   function working(on) { busy = on; typing.hidden = !on; send.disabled = on; }
 
@@ -232,10 +243,7 @@
     if (busy || !text.trim()) return;
     push({ who: "me", text: text });
     working(true);
-    api("POST", "/api/chat", { session: state.session, text: text }).then(function (reply) {
-      withSession(reply);
-      if (reply.answer) push(botItem(reply));  // empty while a person handles the conversation
-    }).catch(fail).then(function () { working(false); input.focus(); });
+    api("POST", "/api/chat", { session: state.session, text: text }).then(show).catch(fail).then(function () { working(false); input.focus(); });
   }
 
   function choose(index, choice) {
@@ -246,17 +254,18 @@
     else if (choice.commune) body.commune = choice.commune;
     else if (choice.quiz) { body.quiz_answer = choice.quiz; body.quiz_index = choice.index; }
     else if (choice.offer) body.quiz_offer = choice.offer;
+    else if (choice.erase !== undefined) body.erase = choice.erase;
     else if (choice.faq) { body.faq_id = choice.faq; body.question = choice.question; }
     else body.none_of = choice.none === undefined ? null : choice.none;
     push({ who: "me", text: choice.label });
     working(true);
     api("POST", "/api/choose", body).then(function (reply) {
-      withSession(reply);
       if (reply.kind === "topic") {
+        withSession(reply);
         push({ who: "bot", text: reply.label + "\n" + (T.topicQuestions || ""),
                choices: reply.questions.map(function (q) { return { label: q.question, faq: q.faq_id, question: q.question }; }) });
       } else {
-        push(botItem(reply));
+        show(reply);
       }
     }).catch(fail).then(function () { working(false); });
   }
