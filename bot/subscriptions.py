@@ -25,6 +25,8 @@ from bot.models import (
     Citizen,
     ConversationState,
     Delivery,
+    Handoff,
+    HandoffMessage,
     ProcessedUpdate,
     QuestionLog,
     QuizResult,
@@ -123,7 +125,8 @@ class Subscriptions:
     def erase(self, channel: str, user_key: str, chat_id: str | None = None) -> dict[str, int]:
         """Delete everything kept about the citizen on this channel: subscription, commune,
         conversation state, question log, review items (open ones too: nobody will answer), quiz
-        contest rounds, and the channel's update keys that hold the chat id. Counts per table."""
+        contest rounds, hand-off messages (the hand-offs themselves stay, anonymous and closed,
+        for the reports), and the channel's update keys that hold the chat id. Counts per table."""
         self._prepare()
         counts: dict[str, int] = {}
         with self._sessions() as s, s.begin():
@@ -142,6 +145,15 @@ class Subscriptions:
                 QuestionLog.channel == channel, QuestionLog.user_hash == user_key)))
             counts["quiz_results"] = _rows(s.execute(delete(QuizResult).where(
                 QuizResult.channel == channel, QuizResult.user_key == user_key)))
+            # hand-offs: what was said goes; the row stays, anonymous, for the reports' counts
+            # (an open one is closed: nobody can reach the citizen through it any more)
+            theirs = (Handoff.channel == channel, Handoff.user_key == user_key)
+            counts["handoff_messages"] = _rows(s.execute(delete(HandoffMessage).where(
+                HandoffMessage.handoff_id.in_(select(Handoff.id).where(*theirs)))))
+            s.execute(update(Handoff).where(*theirs, Handoff.status != "closed")
+                      .values(status="closed", closed_by="citizen", closed_at=utcnow()))
+            counts["handoffs"] = _rows(s.execute(update(Handoff).where(*theirs)
+                                                 .values(user_key="", chat_id=None, summary="")))
             if chat_id and channel == "telegram":  # Telegram update keys are m:<chat id>:<message id>
                 counts["update_keys"] = _rows(s.execute(delete(ProcessedUpdate).where(
                     ProcessedUpdate.channel == channel, ProcessedUpdate.key.like(f"m:{chat_id}:%"))))

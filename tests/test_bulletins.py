@@ -293,8 +293,24 @@ def test_subscriptions_report_and_erase(sessions):
     assert subs.report("zalo", "k1").subscribed
     assert subs.unsubscribe("zalo", "k1") is True and subs.unsubscribe("zalo", "k1") is False
     assert subs.subscribe("zalo", "k1", "z1") is True
+    from bot.models import Handoff, HandoffMessage
+
+    with sessions() as s, s.begin():
+        open_ = Handoff(channel="zalo", user_key="k1", chat_id="z1", summary="cần gặp cán bộ", status="taken")
+        other = Handoff(channel="zalo", user_key="k9", chat_id="z9", summary="người khác", status="waiting")
+        s.add_all([open_, other])
+        s.flush()
+        s.add_all([HandoffMessage(handoff_id=open_.id, direction="in", text="nhà tôi ở bản Nà Tăm"),
+                   HandoffMessage(handoff_id=other.id, direction="in", text="của người khác")])
     counts = subs.erase("zalo", "k1")
-    assert counts["subscribers"] == 1
+    assert counts["subscribers"] == 1 and counts["handoff_messages"] == 1 and counts["handoffs"] == 1
+    with sessions() as s:
+        rows = {h.summary: h for h in s.query(Handoff)}
+        assert set(rows) == {"", "người khác"}  # kept for the counts, anonymous
+        erased = rows[""]
+        assert (erased.user_key, erased.chat_id, erased.status, erased.closed_by) == ("", None, "closed", "citizen")
+        assert rows["người khác"].status == "waiting" and rows["người khác"].user_key == "k9"
+        assert [m.text for m in s.query(HandoffMessage)] == ["của người khác"]
     assert subs.report("zalo", "k1") == subs.report("zalo", "nobody")
     subs.subscribe("zalo", "k2", "z2")
     subs.unsubscribe("zalo", "k2")
