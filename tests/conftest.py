@@ -13,16 +13,25 @@ DATA = Path(__file__).parent / "data"
 PG_URL = os.environ.get("TROLYSO_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _no_machine_tuned_model():
+    """A model tuned on this machine (`trolyso model tune`) would change answers, also those of
+    module- and session-scoped fixtures built before `_isolated_env` runs: the second stage is off
+    for the whole session unless a test switches it on (tests/test_tune.py)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TROLYSO_SECOND_STAGE_WEIGHT", "0")
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch, tmp_path_factory):
     """Tests never read the developer's .env/trolyso.toml or write ./var."""
     for key in list(os.environ):
-        if key.startswith("TROLYSO_") and key not in ("TROLYSO_MODEL_DIR", "TROLYSO_TEST_PG_URL"):
+        if key.startswith("TROLYSO_") and key not in ("TROLYSO_MODEL_DIR", "TROLYSO_TEST_PG_URL",
+                                                      "TROLYSO_SECOND_STAGE_WEIGHT"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("TROLYSO_CONFIG", str(tmp_path_factory.mktemp("cfg") / "none.toml"))
-    # a model tuned on this machine (`trolyso model tune`) would change every answer: tests that
-    # use the second stage tune their own model and switch it on (tests/test_tune.py)
-    monkeypatch.setenv("TROLYSO_SECOND_STAGE_WEIGHT", "0")
+    monkeypatch.setenv("TROLYSO_SECOND_STAGE_WEIGHT", "0")  # see _no_machine_tuned_model
     from bot.config import get_settings
 
     get_settings.cache_clear()
