@@ -53,12 +53,13 @@ def load_communes_file(path: Path) -> Communes:
 def retrieval_params(settings: Settings, faq: Path | None = None) -> RetrievalParams:
     """The scoring parameters, with the newest tuned second stage when there is one (preferably
     tuned on `faq`, by default the configured FAQ file)."""
+    weight = settings.second_stage_weight
     stage = second_stage_for(settings.model_dir, settings.embedding_model, settings.embedding_backend,
-                             settings.second_stage_weight, faq or settings.faq)
+                             faq or settings.faq) if weight > 0 else None
     return RetrievalParams(dense_weight=settings.dense_weight, lexical_scale=settings.lexical_scale,
                            coverage_rank=settings.coverage_rank, knowledge_bonus=settings.knowledge_bonus,
                            type_penalty=settings.type_penalty, restore_diacritics=settings.restore_diacritics,
-                           second_stage=stage)
+                           second_stage=stage, second_stage_weight=weight)
 
 
 class Assistant:

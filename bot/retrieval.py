@@ -23,7 +23,7 @@ import numpy as np
 
 from bot.types import Candidate
 from indexer.bm25 import BM25
-from indexer.build import FORMAT, current_build, fuzzy_docs
+from indexer.build import FORMAT, current_build, faq_dense_texts, fuzzy_docs
 from indexer.diacritics import Restorer
 from indexer.question_type import MISMATCH_TYPES, candidate_types, covered_types, missing_types, question_types
 from indexer.targets import Target, TargetKind
@@ -59,6 +59,7 @@ class RetrievalParams:
     type_penalty: float = 0.0  # confidence *= 1 - type_penalty when the candidate misses the asked type
     restore_diacritics: Literal["off", "unaccented", "always"] = "off"  # the dense channel's text (dense_text)
     second_stage: SecondStage | None = None  # the tuned re-reading of the top FAQ candidates (bot/second_stage.py)
+    second_stage_weight: float = 0.5  # confidence -= weight x the tuned model's preference for another candidate
 
 
 @dataclass(frozen=True)
@@ -253,11 +254,12 @@ class Index:
         stage = self.params.second_stage
         if stage is None or not candidates:
             return candidates
-        return stage.rescore(self.dense_text(v), candidates, lambda tid: self.faq_wordings(self.by_id[tid]))
+        return stage.rescore(self.dense_text(v), candidates, lambda tid: self.faq_wordings(self.by_id[tid]),
+                             self.params.second_stage_weight, self.params.fuzzy_min)
 
     def faq_wordings(self, i: int) -> list[str]:
         """What the dense channel embeds for an FAQ entry: its wordings, normalised and folded."""
-        return list(dict.fromkeys(s for pair in self._texts[i].wordings for s in pair if s))
+        return faq_dense_texts(self._texts[i].wordings)
 
     def features(self, v: Views, query_vec: np.ndarray | None = None) -> Features:
         """Evidence from every channel for the candidate pool of a question."""

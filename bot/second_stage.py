@@ -43,16 +43,17 @@ TOP = 5  # FAQ candidates re-read (the right entry is among the first stage's to
 
 
 class SecondStage:
-    def __init__(self, folder: Path, weight: float = 0.5, fuzzy_min: float = 0.9) -> None:
+    """The tuned model and its wordings' vectors (the weight is a scoring parameter:
+    `RetrievalParams.second_stage_weight`)."""
+
+    def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.weight = weight
-        self.fuzzy_min = fuzzy_min
         self.encoder = OnnxEncoder(folder)
         self._vectors: dict[str, NDArray[np.float32]] = load_wording_vectors(folder)
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"SecondStage({self.folder.name}, weight={self.weight})"
+        return f"SecondStage({self.folder.name})"
 
     def encode(self, texts: list[str]) -> NDArray[np.float32]:
         return self.encoder.encode(texts, "query", 32, False, 1)
@@ -71,25 +72,24 @@ class SecondStage:
         if texts:
             self.vectors(list(texts))
 
-    def rescore(self, question: str, candidates: list[Candidate],
-                wordings: Callable[[str], Sequence[str]]) -> list[Candidate]:
-        """The candidates with the top FAQ entries' confidence lowered where the tuned model
-        prefers another of them; the order is kept."""
+    def rescore(self, question: str, candidates: list[Candidate], wordings: Callable[[str], Sequence[str]],
+                weight: float, fuzzy_min: float) -> list[Candidate]:
+        """The candidates with the top FAQ entries' confidence lowered by `weight` times how much
+        less similar the tuned model finds them than the best of them; the order is kept. A
+        near-exact repeat (fuzzy ratio >= `fuzzy_min`) first is left alone."""
         top = [j for j, c in enumerate(candidates) if c.kind == "faq"][:TOP]
-        if len(top) < 2 or candidates[top[0]].fuzzy >= self.fuzzy_min:
+        if len(top) < 2 or candidates[top[0]].fuzzy >= fuzzy_min:
             return candidates
         q = self.encode([question])[0]
         sims = np.array([float((self.vectors(wordings(candidates[j].target)) @ q).max()) for j in top])
         out = list(candidates)
-        for j, s in zip(top, sims, strict=True):
-            others = np.delete(sims, top.index(j))
-            deficit = max(0.0, float(others.max()) - s)
+        for j, deficit in zip(top, sims.max() - sims, strict=True):  # 0 for the one it prefers
             if deficit > 0:
-                out[j] = replace(candidates[j], confidence=max(0.0, candidates[j].confidence - self.weight * deficit))
+                out[j] = replace(candidates[j], confidence=max(0.0, candidates[j].confidence - weight * float(deficit)))
         return out
 
 
-_loaded: dict[tuple[Path, float], SecondStage] = {}
+_loaded: dict[Path, SecondStage] = {}
 _loaded_lock = threading.Lock()
 
 
@@ -101,13 +101,12 @@ def base_folder(model_dir: Path, embedding_model: str) -> Path | None:
     return path if path.is_dir() else None
 
 
-def second_stage_for(model_dir: Path, embedding_model: str, backend: str, weight: float,
-                     faq: Path | None = None, fuzzy_min: float = 0.9) -> SecondStage | None:
-    """The newest tuned model made from the current encoder (preferably on the FAQ file `faq`),
-    loaded once per folder; None when
-    there is none (the first stage decides alone), when it is switched off (weight 0) or on the
-    torch backend (the tuned copy is served from its ONNX export only)."""
-    if weight <= 0 or backend != "onnx":
+def second_stage_for(model_dir: Path, embedding_model: str, backend: str,
+                     faq: Path | None = None) -> SecondStage | None:
+    """The newest tuned model made from the current encoder on the FAQ file `faq`, loaded once
+    per folder; None when there is none (the first stage decides alone) or on the torch backend
+    (the tuned copy is served from its ONNX export only)."""
+    if backend != "onnx":
         return None
     base = base_folder(model_dir, embedding_model)
     if base is None or not (base / "config.json").exists():
@@ -116,10 +115,10 @@ def second_stage_for(model_dir: Path, embedding_model: str, backend: str, weight
     if folder is None:
         return None
     with _loaded_lock:
-        stage = _loaded.get((folder, weight))
+        stage = _loaded.get(folder)
         if stage is None:
             try:
-                stage = _loaded[(folder, weight)] = SecondStage(folder, weight, fuzzy_min)
+                stage = _loaded[folder] = SecondStage(folder)
             except ModelError as exc:
                 log.warning("second stage: %s; answering with the first stage alone", exc)
                 return None

@@ -21,7 +21,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -53,12 +53,17 @@ def passage_target(p: Passage) -> Target:
     return Target(f"kb:{p.id}", "knowledge", p.heading, p.text, p.source)
 
 
+def faq_dense_texts(wordings: Iterable[tuple[str, str]]) -> list[str]:
+    """The texts embedded for an FAQ entry: each wording's (normalized, folded) views, once each
+    (also what the second stage re-reads: indexer/tune.py, bot/retrieval.py)."""
+    return list(dict.fromkeys(s for pair in wordings for s in pair if s))
+
+
 def dense_docs(t: Target, tt: TargetText) -> list[tuple[str, str]]:
     """(prompt, text) pairs embedded for a target: questions accented and folded; passages.
     Learned wordings are not embedded: see `fuzzy_docs`."""
     if t.kind == "faq":
-        texts = list(dict.fromkeys(s for pair in tt.wordings for s in pair if s))
-        return [("query", s) for s in texts]
+        return [("query", s) for s in faq_dense_texts(tt.wordings)]
     text = views(t.answer).original
     return [("passage", text), ("passage", fold(text.lower()))]
 

@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from indexer.build import faq_dense_texts
 from indexer.faq import FaqEntry
 from indexer.model_convert import ModelError, swap_into_place
 from indexer.model_files import folder_fingerprint, quiet_transformers
@@ -82,12 +83,8 @@ Triple = tuple[str, str, str]
 
 
 def wordings(entry: FaqEntry) -> list[str]:
-    """What the index embeds for an entry: each wording normalised, and folded."""
-    out: list[str] = []
-    for q in entry.questions:
-        n = views(q).normalized
-        out += [n, fold(n)]
-    return list(dict.fromkeys(w for w in out if w))
+    """What the index embeds for an entry (`indexer.build.faq_dense_texts`)."""
+    return faq_dense_texts((v.normalized, v.folded) for v in map(views, entry.questions))
 
 
 def training_triples(entries: Sequence[FaqEntry], labelled: Sequence[Labelled],
@@ -128,8 +125,7 @@ def training_triples(entries: Sequence[FaqEntry], labelled: Sequence[Labelled],
                 for p in by_id[x.faq_id]:
                     triples.append((text, texts[p], hard_negative(vec, entry)))
             else:  # away from the entry it was wrongly given; its own folded form as the positive
-                own = fold(text) if fold(text) != text else text
-                triples.append((text, own, texts[rng.choice(by_id[x.faq_id])]))
+                triples.append((text, fold(text), texts[rng.choice(by_id[x.faq_id])]))
     rng.shuffle(triples)
     return triples[: config.max_examples]
 
@@ -141,13 +137,13 @@ def save_wording_vectors(folder: Path, texts: list[str], progress: bool = False)
 
     texts = list(dict.fromkeys(texts))
     vecs = OnnxEncoder(folder).encode(texts, "query", 32, progress, 1) if texts else np.zeros((0, 0), np.float32)
-    np.savez(folder / VECTORS, texts=np.array(texts, dtype=object), vectors=vecs)
+    np.savez(folder / VECTORS, texts=np.array(texts, dtype=str), vectors=vecs)
 
 
 def load_wording_vectors(folder: Path) -> dict[str, np.ndarray]:
     """What `save_wording_vectors` wrote; empty when it is missing or damaged."""
     try:
-        with np.load(folder / VECTORS, allow_pickle=True) as data:
+        with np.load(folder / VECTORS) as data:
             return dict(zip((str(t) for t in data["texts"]), data["vectors"].astype(np.float32), strict=True))
     except (OSError, ValueError, KeyError):
         return {}

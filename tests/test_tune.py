@@ -104,9 +104,9 @@ def test_second_stage_lowers_a_top_candidate_the_tuned_model_does_not_prefer(tun
     from bot.second_stage import second_stage_for
     from bot.types import Candidate
 
-    stage = second_stage_for(tuned_dir, "builtin:multilingual-e5-small-q4", "onnx", 1.0, DATA / "faq.yaml")
+    stage = second_stage_for(tuned_dir, "builtin:multilingual-e5-small-q4", "onnx", DATA / "faq.yaml")
     assert stage is not None
-    assert second_stage_for(tuned_dir, "builtin:multilingual-e5-small-q4", "onnx", 0.0, DATA / "faq.yaml") is None
+    assert second_stage_for(tuned_dir, "builtin:multilingual-e5-small-q4", "torch", DATA / "faq.yaml") is None
     entries = {e.id: e for e in _entries()}
     texts = {i: wordings(e) for i, e in entries.items()}
     assert set(stage._vectors) == {w for ws in texts.values() for w in ws}  # loaded, not encoded
@@ -114,13 +114,13 @@ def test_second_stage_lowers_a_top_candidate_the_tuned_model_does_not_prefer(tun
     question = wordings(entries["vneid-dang-ky-muc-2"])[0]
     first = [Candidate("vneid-quen-mat-khau", "faq", 0.9, 3.0), Candidate("vneid-dang-ky-muc-2", "faq", 0.85, 2.0),
              Candidate("kb:x#0", "knowledge", 0.5, 1.0)]
-    out = stage.rescore(question, first, texts.__getitem__)
+    out = stage.rescore(question, first, texts.__getitem__, 1.0, 0.9)
     assert [c.target for c in out] == [c.target for c in first]  # the order is the first stage's
     assert out[0].confidence < 0.9 and out[1].confidence == 0.85 and out[2] == first[2]
     # a near-exact repeat, or a single FAQ candidate: nothing to re-read
     repeat = [Candidate("vneid-quen-mat-khau", "faq", 0.95, 3.0, fuzzy=0.95), first[1]]
-    assert stage.rescore(question, repeat, texts.__getitem__) == repeat
-    assert stage.rescore(question, first[:1], texts.__getitem__) == first[:1]
+    assert stage.rescore(question, repeat, texts.__getitem__, 1.0, 0.9) == repeat
+    assert stage.rescore(question, first[:1], texts.__getitem__, 1.0, 0.9) == first[:1]
 
 
 def test_the_assistant_answers_with_the_second_stage(tuned_dir, tmp_path, monkeypatch, embedder):
@@ -133,7 +133,9 @@ def test_the_assistant_answers_with_the_second_stage(tuned_dir, tmp_path, monkey
     monkeypatch.setenv("TROLYSO_SECOND_STAGE_WEIGHT", "1")
     settings = make_settings(tmp_path, model_dir=tuned_dir, faq=DATA / "faq.yaml")
     params = retrieval_params(settings)
-    assert params.second_stage is not None
+    assert params.second_stage is not None and params.second_stage_weight == 1
+    monkeypatch.setenv("TROLYSO_SECOND_STAGE_WEIGHT", "0")  # 0 switches it off
+    assert retrieval_params(make_settings(tmp_path, model_dir=tuned_dir, faq=DATA / "faq.yaml")).second_stage is None
     build_index(DATA / "faq.yaml", DATA / "knowledge", tmp_path / "index", embedder, progress=False)
     a = Assistant(settings, Index.open(tmp_path / "index", embedder, params))
     reply = a.handle(Message("Quên mật khẩu VNeID thì làm sao lấy lại được?"))

@@ -27,9 +27,14 @@ def labelled_decisions(store: Store) -> list[Labelled]:
             out.setdefault((text, faq_id, positive), Labelled(text, faq_id, positive))
 
     with store.session() as s:
-        groups = s.execute(select(ReviewGroup).where(ReviewGroup.status.in_(("linked", "answered")))).scalars()
+        decided = ReviewGroup.status.in_(("linked", "answered"))
+        groups = s.execute(select(ReviewGroup).where(decided)).scalars().all()
+        items: dict[int | None, list[str]] = {}
+        for gid, text in s.execute(select(ReviewItem.group_id, ReviewItem.text).join(
+                ReviewGroup, ReviewItem.group_id == ReviewGroup.id).where(decided)):
+            items.setdefault(gid, []).append(text)
         for g in groups:
-            texts = [g.text] + list(s.execute(select(ReviewItem.text).where(ReviewItem.group_id == g.id)).scalars())
+            texts = [g.text, *items.get(g.id, [])]
             if g.status == "linked":
                 for t in texts:
                     add(t, g.faq_id, True)
